@@ -1,0 +1,171 @@
+//! Padded batches and the reusable buffers a forward and backward pass run in.
+
+use stabletune_engine::ops::Dropout;
+use stabletune_engine::RandomStream;
+
+/// A batch of right-padded sequences, `batch × seq` tokens.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Batch {
+    pub input_ids: Vec<u32>,
+    pub token_type_ids: Vec<u32>,
+    /// Real (unpadded) length of each sequence.
+    pub lens: Vec<usize>,
+    pub batch: usize,
+    pub seq: usize,
+}
+
+impl Batch {
+    /// Pads `(input_ids, token_type_ids)` pairs to the longest member with `pad_id` (dynamic padding).
+    pub fn pad(sequences: &[(Vec<u32>, Vec<u32>)], pad_id: u32) -> Batch {
+        let seq = sequences.iter().map(|(ids, _)| ids.len()).max().unwrap_or(0);
+        let mut b = Batch { batch: sequences.len(), seq, ..Default::default() };
+        for (ids, types) in sequences {
+            assert_eq!(ids.len(), types.len(), "input ids and token type ids differ in length");
+            b.input_ids.extend(ids);
+            b.input_ids.extend(std::iter::repeat_n(pad_id, seq - ids.len()));
+            b.token_type_ids.extend(types);
+            b.token_type_ids.extend(std::iter::repeat_n(0, seq - ids.len()));
+            b.lens.push(ids.len());
+        }
+        b
+    }
+
+    pub fn tokens(&self) -> usize {
+        self.batch * self.seq
+    }
+}
+
+/// Training (dropout on, keyed by the init seed and the step) or evaluation (dropout off).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Eval,
+    Train { seed: u64, step: u64 },
+}
+
+/// Dropout sites; each gets its own random stream so no two sites share a mask.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Site {
+    Embeddings,
+    AttentionProbs(usize),
+    AttentionOutput(usize),
+    FfnOutput(usize),
+    HeadInput,
+    HeadPooled,
+}
+
+impl Site {
+    fn stream_id(self) -> u64 {
+        match self {
+            Site::Embeddings => 1,
+            Site::HeadInput => 2,
+            Site::HeadPooled => 3,
+            Site::AttentionProbs(d) => 16 + 4 * d as u64,
+            Site::AttentionOutput(d) => 17 + 4 * d as u64,
+            Site::FfnOutput(d) => 18 + 4 * d as u64,
+        }
+    }
+}
+
+impl Mode {
+    pub(crate) fn dropout(self, p: f32, site: Site) -> Option<Dropout> {
+        match self {
+            Mode::Eval => None,
+            Mode::Train { seed, step } => Dropout::new(p, RandomStream::new(seed, site.stream_id(), step)),
+        }
+    }
+}
+
+/// What one layer's forward pass keeps for its backward pass.
+#[derive(Default)]
+pub(crate) struct LayerCache {
+    pub qkv: Vec<f32>,
+    pub probs: Vec<f32>,
+    pub ctx: Vec<f32>,
+    /// Input of the attention LayerNorm: dropout(ctx·Woᵀ + b) + x.
+    pub attn_sum: Vec<f32>,
+    pub attn_mean: Vec<f32>,
+    pub attn_rstd: Vec<f32>,
+    pub attn_out: Vec<f32>,
+    pub ffn_pre: Vec<f32>,
+    pub ffn_act: Vec<f32>,
+    pub ffn_sum: Vec<f32>,
+    pub ffn_mean: Vec<f32>,
+    pub ffn_rstd: Vec<f32>,
+    /// The layer's output.
+    pub out: Vec<f32>,
+}
+
+/// Resizes a buffer without shrinking its allocation (no allocation once buffers reach their largest size).
+pub(crate) fn fit(buf: &mut Vec<f32>, len: usize) {
+    buf.resize(len, 0.0);
+}
+
+/// The activations of the encoder and heads, and the scratch of the backward pass. Keep one per model and
+/// reuse it: after the largest batch has been seen, steps allocate nothing.
+#[derive(Default)]
+pub struct Workspace {
+    pub(crate) position_ids: Vec<u32>,
+    pub(crate) emb_sum: Vec<f32>,
+    pub(crate) emb_mean: Vec<f32>,
+    pub(crate) emb_rstd: Vec<f32>,
+    /// Embeddings after LayerNorm and dropout.
+    pub(crate) emb_out: Vec<f32>,
+    /// ALBERT's projection to the hidden size.
+    pub(crate) emb_proj: Vec<f32>,
+    pub(crate) layers: Vec<LayerCache>,
+    pub(crate) head: HeadCache,
+    pub(crate) grad: GradScratch,
+    pub(crate) tokens: usize,
+}
+
+#[derive(Default)]
+pub(crate) struct HeadCache {
+    pub rows: Vec<usize>,
+    pub input: Vec<f32>,
+    pub dropped_input: Vec<f32>,
+    pub pre: Vec<f32>,
+    pub act: Vec<f32>,
+    pub mean: Vec<f32>,
+    pub rstd: Vec<f32>,
+    pub features: Vec<f32>,
+    pub logits: Vec<f32>,
+}
+
+#[derive(Default)]
+pub(crate) struct GradScratch {
+    pub dhidden: Vec<f32>,
+    pub dinput: Vec<f32>,
+    pub ds: Vec<f32>,
+    pub dbranch: Vec<f32>,
+    pub dattn_out: Vec<f32>,
+    pub dctx: Vec<f32>,
+    pub dqkv: Vec<f32>,
+    pub dffn_act: Vec<f32>,
+    pub dffn_pre: Vec<f32>,
+    pub demb: Vec<f32>,
+    pub dlogits: Vec<f32>,
+    pub dhead_a: Vec<f32>,
+    pub dhead_b: Vec<f32>,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The encoder's last hidden state from the latest forward pass, `[tokens, hidden]`.
+    pub fn hidden(&self) -> &[f32] {
+        match self.layers.last() {
+            Some(l) => &l.out,
+            None => self.encoder_input(),
+        }
+    }
+
+    pub(crate) fn encoder_input(&self) -> &[f32] {
+        if self.emb_proj.is_empty() {
+            &self.emb_out
+        } else {
+            &self.emb_proj
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Reading and writing weights in Hugging Face's `model.safetensors` layout.
+//!
+//! Reading accepts the names of the base models (`embeddings.word_embeddings.weight`) and of the
+//! `...ForSequenceClassification` / `...ForMaskedLM` classes (`bert.embeddings...`), old LayerNorm names
+//! (`gamma`/`beta`), and the tied decoder's bias stored as `...decoder.bias`. Writing uses the prefixed
+//! names of the task classes, so a model fine-tuned here loads with `from_pretrained` in transformers.
+
+use crate::config::Architecture;
+use crate::error::{io_err, ModelError, Result};
+use crate::params::ParamSet;
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// A parsed checkpoint file (the whole file is read into memory).
+pub struct Checkpoint {
+    pub path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+/// What loading did besides copying tensors.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoadReport {
+    /// Tensors the checkpoint lacked that were freshly initialised (new heads).
+    pub initialised: Vec<String>,
+    /// Tensors in the checkpoint that the model does not use.
+    pub unused: Vec<String>,
+}
+
+impl Checkpoint {
+    pub fn open(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(io_err(path))?;
+        let ck = Checkpoint { path: path.into(), bytes };
+        ck.parse()?;
+        Ok(ck)
+    }
+
+    fn parse(&self) -> Result<SafeTensors<'_>> {
+        SafeTensors::deserialize(&self.bytes)
+            .map_err(|e| ModelError::Safetensors { path: self.path.clone(), message: e.to_string() })
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.parse().map(|st| st.names().into_iter().map(String::from).collect()).unwrap_or_default()
+    }
+
+    /// Whether the checkpoint holds `name` under any of its accepted spellings.
+    pub fn has(&self, name: &str, arch: Architecture) -> bool {
+        let names: HashSet<String> = self.names().into_iter().collect();
+        candidates(name, arch).iter().any(|c| names.contains(c))
+    }
+
+    /// Copies every tensor of `params` from the checkpoint. A tensor the checkpoint lacks is initialised
+    /// (N(0, 0.02) from `seed`) when `may_initialise(name)` allows it, and is an error otherwise.
+    pub fn load_into(
+        &self,
+        params: &mut ParamSet,
+        arch: Architecture,
+        may_initialise: impl Fn(&str) -> bool,
+        seed: u64,
+    ) -> Result<LoadReport> {
+        let st = self.parse()?;
+        let available: HashSet<&str> = st.names().into_iter().collect();
+        let mut used = HashSet::new();
+        let mut report = LoadReport::default();
+        for index in 0..params.infos.len() {
+            let info = params.infos[index].clone();
+            let tried = candidates(&info.name, arch);
+            let Some(found) = tried.iter().find(|c| available.contains(c.as_str())) else {
+                if may_initialise(&info.name) {
+                    params.init_tensor(index, seed, 0.02);
+                    report.initialised.push(info.name.clone());
+                    continue;
+                }
+                return Err(ModelError::MissingTensor {
+                    path: self.path.clone(),
+                    name: info.name,
+                    tried: tried.join(", "),
+                });
+            };
+            used.insert(found.clone());
+            let view = st.tensor(found).map_err(|e| ModelError::Safetensors { path: self.path.clone(), message: e.to_string() })?;
+            if view.shape() != info.shape.as_slice() {
+                return Err(ModelError::ShapeMismatch {
+                    path: self.path.clone(),
+                    name: found.clone(),
+                    expected: info.shape.clone(),
+                    found: view.shape().to_vec(),
+                });
+            }
+            let out = &mut params.values[info.range()];
+            decode_into(&view, out).map_err(|dtype| ModelError::UnsupportedDtype {
+                path: self.path.clone(),
+                name: found.clone(),
+                dtype,
+            })?;
+            if let Some(i) = out.iter().position(|v| !v.is_finite()) {
+                return Err(ModelError::NonFinite { path: self.path.clone(), name: found.clone(), index: i });
+            }
+        }
+        report.unused = available.iter().filter(|n| !used.contains(**n)).map(|n| n.to_string()).collect();
+        report.unused.sort();
+        Ok(report)
+    }
+}
+
+/// The spellings under which a tensor may be stored.
+fn candidates(name: &str, arch: Architecture) -> Vec<String> {
+    let mut out = vec![name.to_string()];
+    let prefix = format!("{}.", arch.prefix());
+    if let Some(rest) = name.strip_prefix(&prefix) {
+        out.push(rest.to_string());
+    }
+    for n in out.clone() {
+        if n.contains("LayerNorm") {
+            if let Some(stem) = n.strip_suffix(".weight") {
+                out.push(format!("{stem}.gamma"));
+            } else if let Some(stem) = n.strip_suffix(".bias") {
+                out.push(format!("{stem}.beta"));
+            }
+        }
+    }
+    for head in ["cls.predictions", "lm_head", "predictions"] {
+        if name == format!("{head}.bias") {
+            out.push(format!("{head}.decoder.bias"));
+        }
+    }
+    out
+}
+
+/// Decodes little-endian F32, F16 or BF16 data into `out`; on another dtype returns its name.
+fn decode_into(view: &TensorView<'_>, out: &mut [f32]) -> std::result::Result<(), String> {
+    let data = view.data();
+    match view.dtype() {
+        Dtype::F32 => {
+            for (o, c) in out.iter_mut().zip(data.chunks_exact(4)) {
+                *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+        }
+        Dtype::BF16 => {
+            for (o, c) in out.iter_mut().zip(data.chunks_exact(2)) {
+                *o = f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16);
+            }
+        }
+        Dtype::F16 => {
+            for (o, c) in out.iter_mut().zip(data.chunks_exact(2)) {
+                *o = f16_to_f32(u16::from_le_bytes([c[0], c[1]]));
+            }
+        }
+        other => return Err(format!("{other:?}")),
+    }
+    Ok(())
+}
+
+/// IEEE half to single precision, including subnormals, infinities and NaN.
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let frac = (h & 0x3ff) as u32;
+    let bits = match (exp, frac) {
+        (0, 0) => sign,
+        (0, f) => {
+            // Subnormal: value = f · 2^-24.
+            let v = f as f32 * (1.0 / 16_777_216.0);
+            return if sign != 0 { -v } else { v };
+        }
+        (0x1f, f) => sign | 0x7f80_0000 | (f << 13),
+        (e, f) => sign | ((e + 112) << 23) | (f << 13),
+    };
+    f32::from_bits(bits)
+}
+
+/// Writes every tensor of `params` as F32 to `path` (through a temporary file and a rename, so a killed
+/// process never leaves a half-written checkpoint).
+pub fn save(params: &ParamSet, path: &Path) -> Result<()> {
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = params
+        .infos
+        .iter()
+        .map(|i| {
+            let data = params.values[i.range()].iter().flat_map(|v| v.to_le_bytes()).collect();
+            (i.name.clone(), data, i.shape.clone())
+        })
+        .collect();
+    let views: Vec<(String, TensorView<'_>)> = bytes
+        .iter()
+        .map(|(n, d, s)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), d).expect("consistent tensor")))
+        .collect();
+    let metadata = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
+    let data = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| ModelError::Safetensors { path: path.into(), message: e.to_string() })?;
+    write_atomic(path, &data)
+}
+
+/// Writes `data` to a temporary file beside `path`, then renames it over `path`.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, data).map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_precision_decodes() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+        assert_eq!(f16_to_f32(0x7c00), f32::INFINITY);
+        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
+    }
+
+    #[test]
+    fn spellings() {
+        let c = candidates("bert.embeddings.LayerNorm.weight", Architecture::Bert);
+        assert!(c.contains(&"embeddings.LayerNorm.weight".to_string()));
+        assert!(c.contains(&"embeddings.LayerNorm.gamma".to_string()));
+        let c = candidates("cls.predictions.bias", Architecture::Bert);
+        assert!(c.contains(&"cls.predictions.decoder.bias".to_string()));
+    }
+}

@@ -1,0 +1,224 @@
+//! The post-LayerNorm transformer encoder shared by BERT, RoBERTa and ALBERT: embeddings, then layers of
+//! self-attention and feed-forward, each followed by a residual add and LayerNorm. Forward and backward are
+//! written out explicitly over the engine's kernels; there is no autograd graph.
+
+use crate::batch::{fit, Batch, LayerCache, Mode, Site, Workspace};
+use crate::config::{Architecture, EncoderConfig};
+use crate::layout::{Layer, Layout, Linear, Norm};
+use stabletune_engine::ops::activation::{bias_act_backward, bias_act_forward};
+use stabletune_engine::ops::attention::{attention_backward, attention_forward};
+use stabletune_engine::ops::dropout::apply_optional;
+use stabletune_engine::ops::embedding::{gather_rows, scatter_add_rows};
+use stabletune_engine::ops::layernorm::{
+    bias_dropout_backward, bias_dropout_residual, layernorm_backward, layernorm_forward,
+};
+use stabletune_engine::ops::linear::{linear_backward, linear_forward};
+use stabletune_engine::ops::AttentionShape;
+use std::ops::Range;
+
+/// Views of one linear layer's weight and bias in a flat buffer.
+pub(crate) fn weight<'a>(v: &'a [f32], l: &Linear) -> &'a [f32] {
+    &v[l.w..l.w + l.inputs * l.outputs]
+}
+
+pub(crate) fn bias<'a>(v: &'a [f32], l: &Linear) -> &'a [f32] {
+    &v[l.b..l.b + l.outputs]
+}
+
+/// Two disjoint mutable ranges of one buffer (a weight's and a bias's gradient).
+pub(crate) fn two_mut(g: &mut [f32], a: Range<usize>, b: Range<usize>) -> (&mut [f32], &mut [f32]) {
+    assert!(a.end <= b.start, "ranges overlap or are out of order");
+    let (lo, hi) = g.split_at_mut(b.start);
+    (&mut lo[a], &mut hi[..b.end - b.start])
+}
+
+pub(crate) fn linear_grads<'a>(g: &'a mut [f32], l: &Linear) -> (&'a mut [f32], &'a mut [f32]) {
+    two_mut(g, l.w..l.w + l.inputs * l.outputs, l.b..l.b + l.outputs)
+}
+
+pub(crate) fn norm_grads<'a>(g: &'a mut [f32], n: &Norm) -> (&'a mut [f32], &'a mut [f32]) {
+    two_mut(g, n.gamma..n.gamma + n.dim, n.beta..n.beta + n.dim)
+}
+
+fn norm_params<'a>(v: &'a [f32], n: &Norm) -> (&'a [f32], &'a [f32]) {
+    (&v[n.gamma..n.gamma + n.dim], &v[n.beta..n.beta + n.dim])
+}
+
+/// Position ids: 0, 1, 2, ... for BERT and ALBERT; RoBERTa counts from `pad + 1` over real tokens and
+/// gives padding `pad` (as `create_position_ids_from_input_ids`).
+fn position_ids(cfg: &EncoderConfig, batch: &Batch, out: &mut Vec<u32>) {
+    out.clear();
+    for b in 0..batch.batch {
+        for j in 0..batch.seq {
+            out.push(match cfg.arch {
+                Architecture::Roberta if j < batch.lens[b] => cfg.pad_token_id + 1 + j as u32,
+                Architecture::Roberta => cfg.pad_token_id,
+                _ => j as u32,
+            });
+        }
+    }
+}
+
+fn attention_shape(cfg: &EncoderConfig, batch: &Batch) -> AttentionShape {
+    AttentionShape { batch: batch.batch, seq: batch.seq, heads: cfg.num_heads, head_dim: cfg.head_dim() }
+}
+
+/// Runs the encoder on `batch`; the last hidden state is then [`Workspace::hidden`].
+pub(crate) fn forward(cfg: &EncoderConfig, layout: &Layout, p: &[f32], batch: &Batch, mode: Mode, ws: &mut Workspace) {
+    let t = batch.tokens();
+    let (e, h, i) = (cfg.embedding_size, cfg.hidden_size, cfg.intermediate_size);
+    ws.tokens = t;
+    let emb = &layout.embeddings;
+    position_ids(cfg, batch, &mut ws.position_ids);
+    fit(&mut ws.emb_sum, t * e);
+    gather_rows(&mut ws.emb_sum, &p[emb.word..], &batch.input_ids, e, false);
+    gather_rows(&mut ws.emb_sum, &p[emb.position..emb.position + cfg.max_position_embeddings * e], &ws.position_ids, e, true);
+    gather_rows(&mut ws.emb_sum, &p[emb.token_type..emb.token_type + cfg.type_vocab_size * e], &batch.token_type_ids, e, true);
+    fit(&mut ws.emb_mean, t);
+    fit(&mut ws.emb_rstd, t);
+    fit(&mut ws.emb_out, t * e);
+    let (g, b) = norm_params(p, &emb.norm);
+    layernorm_forward(&ws.emb_sum, &mut ws.emb_out, &mut ws.emb_mean, &mut ws.emb_rstd, g, b, emb.norm.eps);
+    apply_optional(mode.dropout(cfg.hidden_dropout, Site::Embeddings).as_ref(), &mut ws.emb_out, 0);
+    match &emb.projection {
+        Some(proj) => {
+            fit(&mut ws.emb_proj, t * h);
+            linear_forward(&ws.emb_out, weight(p, proj), Some(bias(p, proj)), &mut ws.emb_proj, e, h);
+        }
+        None => ws.emb_proj.clear(),
+    }
+
+    ws.layers.resize_with(layout.depth.len(), LayerCache::default);
+    let shape = attention_shape(cfg, batch);
+    for (d, &li) in layout.depth.iter().enumerate() {
+        let layer = &layout.layers[li];
+        let (done, rest) = ws.layers.split_at_mut(d);
+        let x: &[f32] = match done.last() {
+            Some(prev) => &prev.out,
+            None if ws.emb_proj.is_empty() => &ws.emb_out,
+            None => &ws.emb_proj,
+        };
+        let c = &mut rest[0];
+        for buf in [&mut c.ctx, &mut c.attn_sum, &mut c.attn_out, &mut c.ffn_sum, &mut c.out] {
+            fit(buf, t * h);
+        }
+        fit(&mut c.qkv, t * 3 * h);
+        fit(&mut c.probs, shape.probs_len());
+        fit(&mut c.ffn_pre, t * i);
+        fit(&mut c.ffn_act, t * i);
+        for buf in [&mut c.attn_mean, &mut c.attn_rstd, &mut c.ffn_mean, &mut c.ffn_rstd] {
+            fit(buf, t);
+        }
+        layer_forward(cfg, layer, p, x, c, shape, &batch.lens, mode, d);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn layer_forward(
+    cfg: &EncoderConfig,
+    l: &Layer,
+    p: &[f32],
+    x: &[f32],
+    c: &mut LayerCache,
+    shape: AttentionShape,
+    lens: &[usize],
+    mode: Mode,
+    depth: usize,
+) {
+    let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
+    linear_forward(x, weight(p, &l.qkv), Some(bias(p, &l.qkv)), &mut c.qkv, h, 3 * h);
+    let attn_drop = mode.dropout(cfg.attention_dropout, Site::AttentionProbs(depth));
+    attention_forward(shape, &c.qkv, lens, &mut c.probs, &mut c.ctx, attn_drop.as_ref());
+    linear_forward(&c.ctx, weight(p, &l.attn_out), None, &mut c.attn_sum, h, h);
+    let drop = mode.dropout(cfg.hidden_dropout, Site::AttentionOutput(depth));
+    bias_dropout_residual(&mut c.attn_sum, bias(p, &l.attn_out), x, drop.as_ref());
+    let (g, b) = norm_params(p, &l.attn_norm);
+    layernorm_forward(&c.attn_sum, &mut c.attn_out, &mut c.attn_mean, &mut c.attn_rstd, g, b, l.attn_norm.eps);
+
+    linear_forward(&c.attn_out, weight(p, &l.ffn_in), None, &mut c.ffn_pre, h, i);
+    bias_act_forward(&mut c.ffn_pre, &mut c.ffn_act, bias(p, &l.ffn_in), cfg.hidden_act);
+    linear_forward(&c.ffn_act, weight(p, &l.ffn_out), None, &mut c.ffn_sum, i, h);
+    let drop = ffn_dropout(cfg, mode, depth);
+    bias_dropout_residual(&mut c.ffn_sum, bias(p, &l.ffn_out), &c.attn_out, drop.as_ref());
+    let (g, b) = norm_params(p, &l.ffn_norm);
+    layernorm_forward(&c.ffn_sum, &mut c.out, &mut c.ffn_mean, &mut c.ffn_rstd, g, b, l.ffn_norm.eps);
+}
+
+/// ALBERT's layer defines a dropout after its feed-forward output but never applies it (Hugging Face's
+/// `AlbertLayer.forward`); BERT and RoBERTa apply theirs.
+fn ffn_dropout(cfg: &EncoderConfig, mode: Mode, depth: usize) -> Option<stabletune_engine::ops::Dropout> {
+    match cfg.arch {
+        Architecture::Albert => None,
+        _ => mode.dropout(cfg.hidden_dropout, Site::FfnOutput(depth)),
+    }
+}
+
+/// Backward through the encoder. On entry `ws.grad.dhidden` holds the gradient of the loss with respect
+/// to the last hidden state; parameter gradients are added into `grads`.
+pub(crate) fn backward(cfg: &EncoderConfig, layout: &Layout, p: &[f32], batch: &Batch, mode: Mode, ws: &mut Workspace, grads: &mut [f32]) {
+    let t = batch.tokens();
+    let (e, h, i) = (cfg.embedding_size, cfg.hidden_size, cfg.intermediate_size);
+    let shape = attention_shape(cfg, batch);
+    let s = &mut ws.grad;
+    for buf in [&mut s.dinput, &mut s.ds, &mut s.dbranch, &mut s.dattn_out, &mut s.dctx] {
+        fit(buf, t * h);
+    }
+    fit(&mut s.dqkv, t * 3 * h);
+    fit(&mut s.dffn_act, t * i);
+    fit(&mut s.dffn_pre, t * i);
+
+    for (d, &li) in layout.depth.iter().enumerate().rev() {
+        let l = &layout.layers[li];
+        let c = &ws.layers[d];
+        let x: &[f32] = match d {
+            0 if ws.emb_proj.is_empty() => &ws.emb_out,
+            0 => &ws.emb_proj,
+            _ => &ws.layers[d - 1].out,
+        };
+        let s = &mut ws.grad;
+        // Output LayerNorm, then the feed-forward branch and its residual (the attention output).
+        let (dg, db) = norm_grads(grads, &l.ffn_norm);
+        layernorm_backward(&c.ffn_sum, &c.ffn_mean, &c.ffn_rstd, norm_params(p, &l.ffn_norm).0, &s.dhidden, &mut s.ds, dg, db, false);
+        let drop = ffn_dropout(cfg, mode, d);
+        bias_dropout_backward(&s.ds, &mut s.dbranch, linear_grads(grads, &l.ffn_out).1, drop.as_ref());
+        s.dattn_out.copy_from_slice(&s.ds);
+        let (dw, _) = linear_grads(grads, &l.ffn_out);
+        linear_backward(&c.ffn_act, weight(p, &l.ffn_out), &s.dbranch, Some(&mut s.dffn_act), false, dw, None, i, h);
+        bias_act_backward(&c.ffn_pre, &s.dffn_act, &mut s.dffn_pre, linear_grads(grads, &l.ffn_in).1, cfg.hidden_act);
+        let (dw, _) = linear_grads(grads, &l.ffn_in);
+        linear_backward(&c.attn_out, weight(p, &l.ffn_in), &s.dffn_pre, Some(&mut s.dattn_out), true, dw, None, h, i);
+
+        // Attention LayerNorm, the attention branch and its residual (the layer input).
+        let (dg, db) = norm_grads(grads, &l.attn_norm);
+        layernorm_backward(&c.attn_sum, &c.attn_mean, &c.attn_rstd, norm_params(p, &l.attn_norm).0, &s.dattn_out, &mut s.ds, dg, db, false);
+        let drop = mode.dropout(cfg.hidden_dropout, Site::AttentionOutput(d));
+        bias_dropout_backward(&s.ds, &mut s.dbranch, linear_grads(grads, &l.attn_out).1, drop.as_ref());
+        s.dinput.copy_from_slice(&s.ds);
+        let (dw, _) = linear_grads(grads, &l.attn_out);
+        linear_backward(&c.ctx, weight(p, &l.attn_out), &s.dbranch, Some(&mut s.dctx), false, dw, None, h, h);
+        let attn_drop = mode.dropout(cfg.attention_dropout, Site::AttentionProbs(d));
+        attention_backward(shape, &c.qkv, &batch.lens, &c.probs, &s.dctx, &mut s.dqkv, attn_drop.as_ref());
+        let (dw, dbias) = linear_grads(grads, &l.qkv);
+        linear_backward(x, weight(p, &l.qkv), &s.dqkv, Some(&mut s.dinput), true, dw, Some(dbias), h, 3 * h);
+        std::mem::swap(&mut s.dhidden, &mut s.dinput);
+    }
+
+    // Embeddings: (ALBERT's projection,) dropout, LayerNorm, then scatter into the three tables.
+    let emb = &layout.embeddings;
+    let s = &mut ws.grad;
+    fit(&mut s.demb, t * e);
+    match &emb.projection {
+        Some(proj) => {
+            let (dw, db) = linear_grads(grads, proj);
+            linear_backward(&ws.emb_out, weight(p, proj), &s.dhidden[..t * h], Some(&mut s.demb), false, dw, Some(db), e, h);
+        }
+        None => s.demb.copy_from_slice(&s.dhidden[..t * e]),
+    }
+    apply_optional(mode.dropout(cfg.hidden_dropout, Site::Embeddings).as_ref(), &mut s.demb, 0);
+    let (dg, db) = norm_grads(grads, &emb.norm);
+    fit(&mut s.ds, t * e);
+    layernorm_backward(&ws.emb_sum, &ws.emb_mean, &ws.emb_rstd, norm_params(p, &emb.norm).0, &s.demb, &mut s.ds, dg, db, false);
+    scatter_add_rows(&mut grads[emb.word..emb.word + cfg.vocab_size * e], &s.ds, &batch.input_ids, e);
+    scatter_add_rows(&mut grads[emb.position..emb.position + cfg.max_position_embeddings * e], &s.ds, &ws.position_ids, e);
+    scatter_add_rows(&mut grads[emb.token_type..emb.token_type + cfg.type_vocab_size * e], &s.ds, &batch.token_type_ids, e);
+}

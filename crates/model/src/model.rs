@@ -1,0 +1,210 @@
+//! A model: an encoder configuration, its parameters, and the heads built on it.
+
+use crate::batch::{fit, Batch, Mode, Workspace};
+use crate::checkpoint::{self, Checkpoint, LoadReport};
+use crate::config::{Architecture, EncoderConfig};
+use crate::error::{io_err, ModelError, Result};
+use crate::layout::{HeadSpec, Layout};
+use crate::params::{ParamGroup, ParamSet};
+use crate::{encoder, heads};
+use stabletune_engine::ops::loss::{mean_squared_error, softmax_cross_entropy};
+use std::path::Path;
+
+/// What a loss is computed against.
+#[derive(Clone, Copy, Debug)]
+pub enum Target<'a> {
+    /// One class per sequence (classification head, cross-entropy).
+    Classes(&'a [i64]),
+    /// One value per sequence (regression head with one output, mean squared error).
+    Regression(&'a [f32]),
+    /// Token rows of the batch (`b·seq + position`) and their labels (masked-LM head, cross-entropy;
+    /// negative labels are ignored).
+    MaskedLm { rows: &'a [usize], labels: &'a [i64] },
+}
+
+pub struct Model {
+    pub config: EncoderConfig,
+    pub params: ParamSet,
+    pub layout: Layout,
+    pub heads: HeadSpec,
+}
+
+impl Model {
+    /// A model with every tensor drawn as Hugging Face initialises new models (N(0, 0.02) weights, zero
+    /// biases, unit LayerNorm weights), from `seed`.
+    pub fn random(config: EncoderConfig, heads: HeadSpec, seed: u64) -> Model {
+        let mut params = ParamSet::default();
+        let layout = Layout::build(&config, heads, false, &mut params);
+        for i in 0..params.infos.len() {
+            params.init_tensor(i, seed, 0.02);
+        }
+        Model { config, params, layout, heads }
+    }
+
+    /// Loads `config.json` and `model.safetensors` from a Hugging Face model folder. Heads the checkpoint
+    /// lacks are initialised from `seed` if they are new task heads (classifier, pooler); a missing
+    /// encoder or masked-LM tensor is an error.
+    pub fn from_dir(dir: &Path, heads: HeadSpec, seed: u64) -> Result<(Model, LoadReport)> {
+        let config = EncoderConfig::from_file(&dir.join("config.json"))?;
+        let weights = dir.join("model.safetensors");
+        if !weights.exists() {
+            let message = if dir.join("pytorch_model.bin").exists() {
+                "has pytorch_model.bin but no model.safetensors; stabletune reads safetensors only \
+                 (convert with transformers: model.save_pretrained(dir, safe_serialization=True))"
+            } else {
+                "has no model.safetensors"
+            };
+            return Err(ModelError::Input(format!("{}: {message}", dir.display())));
+        }
+        let ck = Checkpoint::open(&weights)?;
+        Self::from_checkpoint(config, &ck, heads, seed)
+    }
+
+    pub fn from_checkpoint(config: EncoderConfig, ck: &Checkpoint, heads: HeadSpec, seed: u64) -> Result<(Model, LoadReport)> {
+        let mut params = ParamSet::default();
+        let with_pooler = config.arch == Architecture::Roberta && ck.has("roberta.pooler.dense.weight", config.arch);
+        let layout = Layout::build(&config, heads, with_pooler, &mut params);
+        let new_head = |name: &str| {
+            params.get(name).is_some_and(|i| matches!(i.group, ParamGroup::Classifier | ParamGroup::Pooler))
+        };
+        let mut loaded = params.clone();
+        let report = ck.load_into(&mut loaded, config.arch, new_head, seed)?;
+        Ok((Model { config, params: loaded, layout, heads }, report))
+    }
+
+    /// Writes `config.json` and `model.safetensors` into `dir` (created if needed), in the layout
+    /// `from_pretrained` of transformers reads.
+    pub fn save_pretrained(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let class = match (self.config.arch, self.heads.classifier.is_some()) {
+            (Architecture::Bert, true) => "BertForSequenceClassification",
+            (Architecture::Roberta, true) => "RobertaForSequenceClassification",
+            (Architecture::Albert, true) => "AlbertForSequenceClassification",
+            (Architecture::Bert, false) => "BertForMaskedLM",
+            (Architecture::Roberta, false) => "RobertaForMaskedLM",
+            (Architecture::Albert, false) => "AlbertForMaskedLM",
+        };
+        let json = self.config.to_hf_json(self.heads.classifier, class);
+        let text = serde_json::to_string_pretty(&json).expect("JSON value serialises");
+        checkpoint::write_atomic(&dir.join("config.json"), text.as_bytes())?;
+        checkpoint::save(&self.params, &dir.join("model.safetensors"))
+    }
+
+    /// A zeroed gradient buffer in the parameters' layout.
+    pub fn zero_grads(&self) -> Vec<f32> {
+        vec![0.0; self.params.len()]
+    }
+
+    /// Checks that a batch fits the model: ids inside the vocabulary, token types inside
+    /// `type_vocab_size`, sequences no longer than the position embeddings allow.
+    pub fn check_batch(&self, batch: &Batch) -> Result<()> {
+        let c = &self.config;
+        if batch.batch == 0 || batch.lens.iter().any(|&l| l == 0) {
+            return Err(ModelError::Input("empty batch or empty sequence".into()));
+        }
+        if batch.seq > c.max_sequence_length() {
+            return Err(ModelError::Input(format!(
+                "sequence length {} exceeds the model's maximum of {}",
+                batch.seq,
+                c.max_sequence_length()
+            )));
+        }
+        if let Some(id) = batch.input_ids.iter().find(|&&i| i as usize >= c.vocab_size) {
+            return Err(ModelError::Input(format!("token id {id} outside the vocabulary of {}", c.vocab_size)));
+        }
+        if let Some(t) = batch.token_type_ids.iter().find(|&&t| t as usize >= c.type_vocab_size) {
+            return Err(ModelError::Input(format!("token type {t} outside type_vocab_size {}", c.type_vocab_size)));
+        }
+        Ok(())
+    }
+
+    /// Runs the encoder; read the last hidden state with [`Workspace::hidden`].
+    pub fn forward(&self, batch: &Batch, mode: Mode, ws: &mut Workspace) -> Result<()> {
+        self.check_batch(batch)?;
+        encoder::forward(&self.config, &self.layout, &self.params.values, batch, mode, ws);
+        Ok(())
+    }
+
+    /// The pooler output (`tanh` of the pooler on the first token) after [`Model::forward`], or `None`
+    /// for a RoBERTa checkpoint without a pooler.
+    pub fn pooled(&self, batch: &Batch, ws: &Workspace) -> Option<Vec<f32>> {
+        let pooler = self.layout.pooler.as_ref()?;
+        Some(heads::pooled(&self.config, pooler, &self.params.values, ws, batch.seq))
+    }
+
+    /// Logits of the classification head, `[batch, outputs]` (forward pass only).
+    pub fn classify<'w>(&self, batch: &Batch, mode: Mode, ws: &'w mut Workspace) -> Result<&'w [f32]> {
+        self.require_classifier()?;
+        self.forward(batch, mode, ws)?;
+        heads::classifier_forward(&self.config, &self.layout, &self.params.values, batch.seq, mode, ws);
+        Ok(&ws.head.logits)
+    }
+
+    fn require_classifier(&self) -> Result<()> {
+        match self.heads.classifier {
+            Some(_) => Ok(()),
+            None => Err(ModelError::Input("the model was built without a classification head".into())),
+        }
+    }
+
+    /// Forward and backward for one batch: returns the mean loss and adds the gradient of every
+    /// parameter into `grads` (zero it first). The head's logits stay in [`Workspace::logits`].
+    pub fn loss_and_grads(&self, batch: &Batch, target: Target<'_>, mode: Mode, ws: &mut Workspace, grads: &mut [f32]) -> Result<f32> {
+        assert_eq!(grads.len(), self.params.len(), "gradient buffer of the wrong layout");
+        let (cfg, layout, p) = (&self.config, &self.layout, &self.params.values);
+        let loss = match target {
+            Target::Classes(labels) | Target::MaskedLm { labels, .. } => {
+                let (classes, rows) = match target {
+                    Target::MaskedLm { rows, .. } => {
+                        if layout.masked_lm.is_none() {
+                            return Err(ModelError::Input("the model was built without a masked-LM head".into()));
+                        }
+                        if rows.len() != labels.len() || rows.iter().any(|&r| r >= batch.tokens()) {
+                            return Err(ModelError::Input("masked-LM rows and labels disagree or leave the batch".into()));
+                        }
+                        self.forward(batch, mode, ws)?;
+                        heads::masked_lm_forward(cfg, layout, p, rows, ws);
+                        (cfg.vocab_size, rows.len())
+                    }
+                    _ => {
+                        let classes = self.heads.classifier.unwrap_or(0);
+                        self.classify(batch, mode, ws)?;
+                        (classes, batch.batch)
+                    }
+                };
+                if labels.len() != rows {
+                    return Err(ModelError::Input(format!("{} labels for {rows} examples", labels.len())));
+                }
+                if let Some(l) = labels.iter().find(|&&l| l >= classes as i64) {
+                    return Err(ModelError::Input(format!("label {l} outside {classes} classes")));
+                }
+                fit(&mut ws.grad.dlogits, ws.head.logits.len());
+                softmax_cross_entropy(&ws.head.logits, labels, classes, &mut ws.grad.dlogits)
+            }
+            Target::Regression(values) => {
+                if self.heads.classifier != Some(1) {
+                    return Err(ModelError::Input("regression needs a head with exactly one output".into()));
+                }
+                if values.len() != batch.batch {
+                    return Err(ModelError::Input(format!("{} targets for {} examples", values.len(), batch.batch)));
+                }
+                self.classify(batch, mode, ws)?;
+                fit(&mut ws.grad.dlogits, ws.head.logits.len());
+                mean_squared_error(&ws.head.logits, values, &mut ws.grad.dlogits)
+            }
+        };
+        match target {
+            Target::MaskedLm { .. } => heads::masked_lm_backward(cfg, layout, p, ws, grads),
+            _ => heads::classifier_backward(cfg, layout, p, mode, ws, grads),
+        }
+        encoder::backward(cfg, layout, p, batch, mode, ws, grads);
+        Ok(loss)
+    }
+}
+
+impl Workspace {
+    /// The logits of the latest head forward pass.
+    pub fn logits(&self) -> &[f32] {
+        &self.head.logits
+    }
+}
