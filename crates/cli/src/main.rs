@@ -1,1 +1,50 @@
-fn main() {}
+//! `stabletune`: fine-tune BERT-style encoders reliably and measure how stable fine-tuning is.
+
+mod bench;
+mod encode;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "stabletune", version, about = "Stable fine-tuning of BERT, RoBERTa and ALBERT, and its measurement")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Encode examples with a pretrained model: token ids, the [CLS] hidden state and the pooler output.
+    Encode(encode::EncodeArgs),
+    /// Time training steps (forward, backward, AdamW) of a randomly initialised encoder.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Encode(args) => encode::run(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `f` on a rayon pool of `threads` workers (0: one per core).
+pub(crate) fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    stabletune_engine::par::thread_pool(threads).install(f)
+}

@@ -1,0 +1,234 @@
+//! The analyses of Dodge et al. (2020): two-way ANOVA of a grid of init seeds x data seeds, and
+//! the correlation of early with final dev performance.
+
+use crate::descriptive::{mean_unchecked, sum};
+use crate::dist::f_sf;
+use crate::error::{check_finite, check_min_len, degenerate, Result, StatsError};
+use crate::metrics::{spearman_test, CorrelationTest};
+
+/// One effect of an ANOVA table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnovaEffect {
+    pub sum_sq: f64,
+    pub df: f64,
+    /// `sum_sq / df`.
+    pub mean_sq: f64,
+    /// `mean_sq / residual mean_sq`.
+    pub f: f64,
+    /// `P(F(df, residual df) >= f)`.
+    pub p_value: f64,
+}
+
+/// The residual (error) line of an ANOVA table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnovaResidual {
+    pub sum_sq: f64,
+    pub df: f64,
+    pub mean_sq: f64,
+}
+
+/// A two-way ANOVA of a balanced grid; the same numbers as statsmodels'
+/// `anova_lm(ols("y ~ C(row) + C(col)"))` (one value per cell) or
+/// `ols("y ~ C(row) * C(col)")` (replicates), which for a balanced grid do not depend on the type
+/// of sums of squares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TwoWayAnova {
+    /// The row factor (Dodge et al.: the init seed).
+    pub rows: AnovaEffect,
+    /// The column factor (Dodge et al.: the data seed).
+    pub columns: AnovaEffect,
+    /// Row x column interaction; only with two or more replicates per cell.
+    pub interaction: Option<AnovaEffect>,
+    /// With one value per cell the interaction is the error term.
+    pub residual: AnovaResidual,
+    /// Sum of squared deviations from the grand mean; the lines above add up to it.
+    pub total_sum_sq: f64,
+    /// Values per cell.
+    pub replicates: usize,
+}
+
+/// Two-way ANOVA without replication: `grid[i][j]` is the one run with row level `i` (init seed)
+/// and column level `j` (data seed). Main effects only, tested against the residual
+/// `x_ij - rowmean_i - colmean_j + grandmean` with `(a - 1)(b - 1)` degrees of freedom.
+///
+/// Needs at least 2 x 2 cells, all rows of the same length, finite values. A residual sum of
+/// squares of 0 (a perfectly additive grid) leaves F undefined:
+/// [`StatsError::Degenerate`].
+pub fn two_way_anova<R: AsRef<[f64]>>(grid: &[R]) -> Result<TwoWayAnova> {
+    let cells: Vec<Vec<Vec<f64>>> = grid
+        .iter()
+        .map(|row| row.as_ref().iter().map(|&v| vec![v]).collect())
+        .collect();
+    two_way_anova_replicated(&cells)
+}
+
+/// Two-way ANOVA of a balanced grid with `r >= 1` replicates in every cell: `cells[i][j]` holds
+/// the runs with row level `i` and column level `j`. With `r >= 2` the table has an interaction
+/// line and the residual is the within-cell variation (`ab(r - 1)` degrees of freedom); with
+/// `r = 1` it is [`two_way_anova`].
+pub fn two_way_anova_replicated<R, C>(cells: &[R]) -> Result<TwoWayAnova>
+where
+    R: AsRef<[C]>,
+    C: AsRef<[f64]>,
+{
+    let (a, b, r) = check_grid(cells)?;
+    let cell = |i: usize, j: usize| cells[i].as_ref()[j].as_ref();
+    let all: Vec<f64> = (0..a)
+        .flat_map(|i| (0..b).flat_map(move |j| cell(i, j).iter().copied()))
+        .collect();
+    let grand = mean_unchecked(&all);
+    let cell_means: Vec<Vec<f64>> = (0..a)
+        .map(|i| (0..b).map(|j| mean_unchecked(cell(i, j))).collect())
+        .collect();
+    // Balanced: row and column means are means of cell means.
+    let row_means: Vec<f64> = cell_means.iter().map(|row| mean_unchecked(row)).collect();
+    let col_means: Vec<f64> = (0..b)
+        .map(|j| mean_unchecked(&cell_means.iter().map(|row| row[j]).collect::<Vec<_>>()))
+        .collect();
+    let (af, bf, rf) = (a as f64, b as f64, r as f64);
+    let ss_rows = bf * rf * sum(row_means.iter().map(|m| (m - grand) * (m - grand)));
+    let ss_cols = af * rf * sum(col_means.iter().map(|m| (m - grand) * (m - grand)));
+    let ss_inter = rf
+        * sum((0..a).flat_map(|i| {
+            let (cell_means, row_means, col_means) = (&cell_means, &row_means, &col_means);
+            (0..b).map(move |j| {
+                let d = cell_means[i][j] - row_means[i] - col_means[j] + grand;
+                d * d
+            })
+        }));
+    let ss_within = sum((0..a).flat_map(|i| {
+        let cell_means = &cell_means;
+        (0..b).flat_map(move |j| {
+            let m = cell_means[i][j];
+            cell(i, j).iter().map(move |x| (x - m) * (x - m))
+        })
+    }));
+    let total_sum_sq = sum(all.iter().map(|x| (x - grand) * (x - grand)));
+    let df_inter = (af - 1.0) * (bf - 1.0);
+    let (residual, interaction_line) = if r == 1 {
+        ((ss_inter, df_inter), None)
+    } else {
+        ((ss_within, af * bf * (rf - 1.0)), Some((ss_inter, df_inter)))
+    };
+    let (ss_res, df_res) = residual;
+    if ss_res == 0.0 {
+        return Err(degenerate(
+            "two_way_anova",
+            "the residual sum of squares is 0",
+        ));
+    }
+    let ms_res = ss_res / df_res;
+    let effect = |ss: f64, df: f64| {
+        let mean_sq = ss / df;
+        let f = mean_sq / ms_res;
+        AnovaEffect {
+            sum_sq: ss,
+            df,
+            mean_sq,
+            f,
+            p_value: f_sf(f, df, df_res),
+        }
+    };
+    Ok(TwoWayAnova {
+        rows: effect(ss_rows, af - 1.0),
+        columns: effect(ss_cols, bf - 1.0),
+        interaction: interaction_line.map(|(ss, df)| effect(ss, df)),
+        residual: AnovaResidual {
+            sum_sq: ss_res,
+            df: df_res,
+            mean_sq: ms_res,
+        },
+        total_sum_sq,
+        replicates: r,
+    })
+}
+
+/// Checks a balanced grid of at least 2 x 2 cells of finite values; returns (rows, columns,
+/// replicates).
+fn check_grid<R, C>(cells: &[R]) -> Result<(usize, usize, usize)>
+where
+    R: AsRef<[C]>,
+    C: AsRef<[f64]>,
+{
+    check_min_len("two_way_anova: rows", cells, 2)?;
+    let b = cells[0].as_ref().len();
+    let mut r = None;
+    for (i, row) in cells.iter().enumerate() {
+        let row = row.as_ref();
+        check_min_len(&format!("two_way_anova: row {i}"), row, 2)?;
+        if row.len() != b {
+            return Err(StatsError::LengthMismatch {
+                what: format!("two_way_anova: row {i} against row 0"),
+                left: row.len(),
+                right: b,
+            });
+        }
+        for (j, c) in row.iter().enumerate() {
+            let c = c.as_ref();
+            let what = format!("two_way_anova: cell ({i}, {j})");
+            check_finite(&what, c)?;
+            let expected = *r.get_or_insert(c.len());
+            if c.len() != expected {
+                return Err(StatsError::LengthMismatch {
+                    what: format!("{what} against cell (0, 0) (the grid must be balanced)"),
+                    left: c.len(),
+                    right: expected,
+                });
+            }
+        }
+    }
+    Ok((cells.len(), b, r.expect("at least one cell")))
+}
+
+/// Spearman correlation of early against final dev performance over runs, with its two-sided
+/// p-value (Dodge et al.: does an early evaluation predict which runs end well?). `early[k]` and
+/// `final_[k]` belong to run `k`. See [`spearman_test`].
+pub fn early_final_correlation(early: &[f64], final_: &[f64]) -> Result<CorrelationTest> {
+    spearman_test(early, final_)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn textbook_grid() {
+        // Rows add 0, 1, 2; columns add 0, 10; plus a residual of +-1.
+        let grid = [[1.0, 9.0], [1.0, 13.0], [3.0, 13.0]];
+        let t = two_way_anova(&grid).unwrap();
+        let ss = t.rows.sum_sq + t.columns.sum_sq + t.residual.sum_sq;
+        assert!((ss - t.total_sum_sq).abs() < 1e-12);
+        assert_eq!((t.rows.df, t.columns.df, t.residual.df), (2.0, 1.0, 2.0));
+        assert!(t.interaction.is_none());
+    }
+
+    #[test]
+    fn invalid_grids() {
+        assert!(matches!(
+            two_way_anova(&[[1.0, 2.0]]),
+            Err(StatsError::TooFew { .. })
+        ));
+        let ragged: [&[f64]; 2] = [&[1.0, 2.0], &[1.0, 2.0, 3.0]];
+        assert!(matches!(
+            two_way_anova(&ragged),
+            Err(StatsError::LengthMismatch { .. })
+        ));
+        let unbalanced = vec![
+            vec![vec![1.0, 2.0], vec![1.0, 2.0]],
+            vec![vec![1.0, 2.0], vec![1.0]],
+        ];
+        assert!(matches!(
+            two_way_anova_replicated(&unbalanced),
+            Err(StatsError::LengthMismatch { .. })
+        ));
+        let additive = [[1.0, 2.0], [3.0, 4.0]];
+        assert!(matches!(
+            two_way_anova(&additive),
+            Err(StatsError::Degenerate { .. })
+        ));
+        assert!(matches!(
+            two_way_anova(&[[1.0, f64::NAN], [3.0, 4.0]]),
+            Err(StatsError::NonFinite { .. })
+        ));
+    }
+}
