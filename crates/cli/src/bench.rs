@@ -42,7 +42,8 @@ pub struct BenchArgs {
 pub fn step_flops(a: &BenchArgs) -> f64 {
     let (b, s, h, f) = (a.batch as f64, a.seq as f64, a.hidden as f64, a.ffn as f64);
     let t = b * s;
-    let per_layer = 2.0 * t * (4.0 * h * h + 2.0 * h * f) + 2.0 * 2.0 * b * a.heads as f64 * s * s * (h / a.heads as f64);
+    let per_layer =
+        2.0 * t * (4.0 * h * h + 2.0 * h * f) + 2.0 * 2.0 * b * a.heads as f64 * s * s * (h / a.heads as f64);
     3.0 * (a.layers as f64 * per_layer + 2.0 * b * h * h)
 }
 
@@ -51,7 +52,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
     config.hidden_dropout = 0.1;
     config.attention_dropout = 0.1;
     config.classifier_dropout = 0.1;
-    let threads = if args.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { args.threads };
+    let threads = if args.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        args.threads
+    };
     let model_config = config.clone();
     let times = crate::with_threads(threads, move || -> Result<Vec<f64>> {
         let mut model = Model::random(model_config, HeadSpec { classifier: Some(2), masked_lm: false }, 0);
@@ -59,7 +64,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let n = args.batch * args.seq;
         let seqs: Vec<(Vec<u32>, Vec<u32>)> = (0..args.batch)
             .map(|b| {
-                let ids = (0..args.seq).map(|j| rng.below((b * args.seq + j) as u64, args.vocab as u64) as u32).collect();
+                let ids = (0..args.seq)
+                    .map(|j| rng.below((b * args.seq + j) as u64, args.vocab as u64) as u32)
+                    .collect();
                 (ids, vec![0; args.seq])
             })
             .collect();
@@ -108,6 +115,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
         args.seq,
         step_flops(&args) / 1e9
     );
-    println!("RESULT impl=stabletune median_ms={median:.1} tokens_per_s={tokens_per_s:.1} gflops={gflops:.1}");
+    println!(
+        "RESULT impl=stabletune median_ms={median:.1} tokens_per_s={tokens_per_s:.1} gflops={gflops:.1}"
+    );
     Ok(())
 }

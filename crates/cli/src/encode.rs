@@ -77,7 +77,8 @@ fn read_examples(args: &EncodeArgs) -> Result<Vec<Example>> {
     let mut examples = match (&args.task, &args.input) {
         (Some(name), None) => {
             let task = Task::parse(name).with_context(|| format!("unknown task {name:?}"))?;
-            let split = Split::parse(&args.split).with_context(|| format!("unknown split {:?}", args.split))?;
+            let split =
+                Split::parse(&args.split).with_context(|| format!("unknown split {:?}", args.split))?;
             let dir = locations::task_dir(task, args.data_dir.as_deref());
             read_task(task, split, &dir)?
         }
@@ -93,39 +94,47 @@ fn read_examples(args: &EncodeArgs) -> Result<Vec<Example>> {
     Ok(examples)
 }
 
+/// One example's outputs: the `[CLS]` hidden state and the pooler output (absent without a pooler).
+struct Output {
+    cls: Vec<f32>,
+    pooled: Option<Vec<f32>>,
+}
+
 /// The `[CLS]` hidden state and pooler output of every example, in input order. Examples are batched by
 /// length (less padding), and results put back in place.
-fn encode_all(model: &Model, encoded: &[Encoded], batch_size: usize) -> Result<Vec<(Vec<f32>, Option<Vec<f32>>)>> {
+fn encode_all(model: &Model, encoded: &[Encoded], batch_size: usize) -> Result<Vec<Output>> {
     let h = model.config.hidden_size;
     let mut order: Vec<usize> = (0..encoded.len()).collect();
     order.sort_by_key(|&i| encoded[i].input_ids.len());
-    let mut out = vec![(Vec::new(), None); encoded.len()];
+    let mut out: Vec<Output> = (0..encoded.len()).map(|_| Output { cls: Vec::new(), pooled: None }).collect();
     let mut ws = Workspace::new();
     for chunk in order.chunks(batch_size) {
-        let seqs: Vec<(Vec<u32>, Vec<u32>)> =
-            chunk.iter().map(|&i| (encoded[i].input_ids.clone(), encoded[i].token_type_ids.clone())).collect();
+        let seqs: Vec<(Vec<u32>, Vec<u32>)> = chunk
+            .iter()
+            .map(|&i| (encoded[i].input_ids.clone(), encoded[i].token_type_ids.clone()))
+            .collect();
         let batch = Batch::pad(&seqs, model.config.pad_token_id);
         model.forward(&batch, Mode::Eval, &mut ws)?;
         let pooled = model.pooled(&batch, &ws);
         for (k, &i) in chunk.iter().enumerate() {
             let row = k * batch.seq;
             let cls = ws.hidden()[row * h..(row + 1) * h].to_vec();
-            out[i] = (cls, pooled.as_ref().map(|p| p[k * h..(k + 1) * h].to_vec()));
+            out[i] = Output { cls, pooled: pooled.as_ref().map(|p| p[k * h..(k + 1) * h].to_vec()) };
         }
     }
     Ok(out)
 }
 
 /// Writes the JSON Lines file through a temporary file and a rename: never a half-written output.
-fn write_output(path: &PathBuf, encoded: &[Encoded], outputs: &[(Vec<f32>, Option<Vec<f32>>)]) -> Result<()> {
+fn write_output(path: &PathBuf, encoded: &[Encoded], outputs: &[Output]) -> Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     let tmp = path.with_extension("jsonl.tmp");
     let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let mut w = std::io::BufWriter::new(file);
-    for (e, (cls, pooled)) in encoded.iter().zip(outputs) {
-        let line = serde_json::json!({ "input_ids": e.input_ids, "cls": cls, "pooled": pooled });
+    for (e, o) in encoded.iter().zip(outputs) {
+        let line = serde_json::json!({ "input_ids": e.input_ids, "cls": o.cls, "pooled": o.pooled });
         writeln!(w, "{line}")?;
     }
     w.flush()?;

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "stabletune", version, about = "Stable fine-tuning of BERT, RoBERTa and ALBERT, and its measurement")]
+#[command(
+    name = "stabletune",
+    version,
+    about = "Stable fine-tuning of BERT, RoBERTa and ALBERT, and its measurement"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

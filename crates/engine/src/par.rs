@@ -40,7 +40,7 @@ impl SendPtr {
 pub fn add_column_sums(dst: &mut [f32], src: &[f32], cols: usize) {
     assert_eq!(dst.len(), cols);
     assert_eq!(src.len() % cols.max(1), 0);
-    let rows = if cols == 0 { 0 } else { src.len() / cols };
+    let rows = src.len().checked_div(cols).unwrap_or(0);
     dst.par_chunks_mut(COLS_PER_TASK).enumerate().for_each(|(block, out)| {
         let c0 = block * COLS_PER_TASK;
         for r in 0..rows {
@@ -93,9 +93,9 @@ mod tests {
         let src: Vec<f32> = (0..cols * 5).map(|i| i as f32).collect();
         let mut dst = vec![1.0; cols];
         add_column_sums(&mut dst, &src, cols);
-        for c in 0..cols {
+        for (c, got) in dst.iter().enumerate() {
             let want: f32 = 1.0 + (0..5).map(|r| (r * cols + c) as f32).sum::<f32>();
-            assert_eq!(dst[c], want);
+            assert_eq!(*got, want);
         }
     }
 }

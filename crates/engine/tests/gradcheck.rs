@@ -56,7 +56,8 @@ fn check(name: &str, x: &[f32], analytic: &[f32], loss: impl Fn(&[f32]) -> f64) 
 #[test]
 fn linear() {
     let (rows, inp, out) = (5, 7, 4);
-    let (x, w, b, r) = (randn(rows * inp, 1, 1.0), randn(out * inp, 2, 1.0), randn(out, 3, 1.0), randn(rows * out, 4, 1.0));
+    let (x, w, b, r) =
+        (randn(rows * inp, 1, 1.0), randn(out * inp, 2, 1.0), randn(out, 3, 1.0), randn(rows * out, 4, 1.0));
     let f = |x: &[f32], w: &[f32], b: &[f32]| {
         let mut y = vec![0.0; rows * out];
         linear_forward(x, w, Some(b), &mut y, inp, out);
@@ -123,7 +124,12 @@ fn layernorm() {
 #[test]
 fn bias_dropout_residual_branch() {
     let (rows, cols) = (4, 5);
-    let (a, bias, res, r) = (randn(rows * cols, 12, 1.0), randn(cols, 13, 1.0), randn(rows * cols, 14, 1.0), randn(rows * cols, 15, 1.0));
+    let (a, bias, res, r) = (
+        randn(rows * cols, 12, 1.0),
+        randn(cols, 13, 1.0),
+        randn(rows * cols, 14, 1.0),
+        randn(rows * cols, 15, 1.0),
+    );
     let drop = Dropout::new(0.3, RandomStream::new(1, 2, 3));
     let f = |a: &[f32], b: &[f32], s: &[f32]| {
         let mut out = a.to_vec();

@@ -80,7 +80,9 @@ impl Checkpoint {
                 });
             };
             used.insert(found.clone());
-            let view = st.tensor(found).map_err(|e| ModelError::Safetensors { path: self.path.clone(), message: e.to_string() })?;
+            let view = st
+                .tensor(found)
+                .map_err(|e| ModelError::Safetensors { path: self.path.clone(), message: e.to_string() })?;
             if view.shape() != info.shape.as_slice() {
                 return Err(ModelError::ShapeMismatch {
                     path: self.path.clone(),

@@ -133,10 +133,12 @@ impl EncoderConfig {
             .ok_or_else(|| bad(format!("unsupported hidden_act {:?}", raw.hidden_act)))?;
         if let Some(kind) = raw.position_embedding_type.as_deref() {
             if kind != "absolute" {
-                return Err(bad(format!("position_embedding_type {kind:?} is not supported (only absolute)")));
+                return Err(bad(format!(
+                    "position_embedding_type {kind:?} is not supported (only absolute)"
+                )));
             }
         }
-        if raw.num_attention_heads == 0 || raw.hidden_size % raw.num_attention_heads != 0 {
+        if raw.num_attention_heads == 0 || !raw.hidden_size.is_multiple_of(raw.num_attention_heads) {
             return Err(bad(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",
                 raw.hidden_size, raw.num_attention_heads
@@ -151,7 +153,7 @@ impl EncoderConfig {
             // Every layer is its own group: depth i uses layer i.
             _ => (raw.num_hidden_layers, 1),
         };
-        if groups == 0 || inner == 0 || raw.num_hidden_layers % groups != 0 {
+        if groups == 0 || inner == 0 || !raw.num_hidden_layers.is_multiple_of(groups) {
             return Err(bad(format!(
                 "num_hidden_layers {} must be a multiple of num_hidden_groups {groups} (and both positive)",
                 raw.num_hidden_layers
@@ -162,7 +164,8 @@ impl EncoderConfig {
             _ => 0,
         });
         let hidden_dropout = raw.hidden_dropout_prob;
-        let classifier_dropout = raw.classifier_dropout.or(raw.classifier_dropout_prob).unwrap_or(hidden_dropout);
+        let classifier_dropout =
+            raw.classifier_dropout.or(raw.classifier_dropout_prob).unwrap_or(hidden_dropout);
         let num_labels = raw.num_labels.or(raw.id2label.as_ref().map(|m| m.len()));
         let cfg = EncoderConfig {
             arch,

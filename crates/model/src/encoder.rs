@@ -64,7 +64,14 @@ fn attention_shape(cfg: &EncoderConfig, batch: &Batch) -> AttentionShape {
 }
 
 /// Runs the encoder on `batch`; the last hidden state is then [`Workspace::hidden`].
-pub(crate) fn forward(cfg: &EncoderConfig, layout: &Layout, p: &[f32], batch: &Batch, mode: Mode, ws: &mut Workspace) {
+pub(crate) fn forward(
+    cfg: &EncoderConfig,
+    layout: &Layout,
+    p: &[f32],
+    batch: &Batch,
+    mode: Mode,
+    ws: &mut Workspace,
+) {
     let t = batch.tokens();
     let (e, h, i) = (cfg.embedding_size, cfg.hidden_size, cfg.intermediate_size);
     ws.tokens = t;
@@ -72,8 +79,20 @@ pub(crate) fn forward(cfg: &EncoderConfig, layout: &Layout, p: &[f32], batch: &B
     position_ids(cfg, batch, &mut ws.position_ids);
     fit(&mut ws.emb_sum, t * e);
     gather_rows(&mut ws.emb_sum, &p[emb.word..], &batch.input_ids, e, false);
-    gather_rows(&mut ws.emb_sum, &p[emb.position..emb.position + cfg.max_position_embeddings * e], &ws.position_ids, e, true);
-    gather_rows(&mut ws.emb_sum, &p[emb.token_type..emb.token_type + cfg.type_vocab_size * e], &batch.token_type_ids, e, true);
+    gather_rows(
+        &mut ws.emb_sum,
+        &p[emb.position..emb.position + cfg.max_position_embeddings * e],
+        &ws.position_ids,
+        e,
+        true,
+    );
+    gather_rows(
+        &mut ws.emb_sum,
+        &p[emb.token_type..emb.token_type + cfg.type_vocab_size * e],
+        &batch.token_type_ids,
+        e,
+        true,
+    );
     fit(&mut ws.emb_mean, t);
     fit(&mut ws.emb_rstd, t);
     fit(&mut ws.emb_out, t * e);
@@ -133,7 +152,15 @@ fn layer_forward(
     let drop = mode.dropout(cfg.hidden_dropout, Site::AttentionOutput(depth));
     bias_dropout_residual(&mut c.attn_sum, bias(p, &l.attn_out), x, drop.as_ref());
     let (g, b) = norm_params(p, &l.attn_norm);
-    layernorm_forward(&c.attn_sum, &mut c.attn_out, &mut c.attn_mean, &mut c.attn_rstd, g, b, l.attn_norm.eps);
+    layernorm_forward(
+        &c.attn_sum,
+        &mut c.attn_out,
+        &mut c.attn_mean,
+        &mut c.attn_rstd,
+        g,
+        b,
+        l.attn_norm.eps,
+    );
 
     linear_forward(&c.attn_out, weight(p, &l.ffn_in), None, &mut c.ffn_pre, h, i);
     bias_act_forward(&mut c.ffn_pre, &mut c.ffn_act, bias(p, &l.ffn_in), cfg.hidden_act);
@@ -155,7 +182,15 @@ fn ffn_dropout(cfg: &EncoderConfig, mode: Mode, depth: usize) -> Option<stabletu
 
 /// Backward through the encoder. On entry `ws.grad.dhidden` holds the gradient of the loss with respect
 /// to the last hidden state; parameter gradients are added into `grads`.
-pub(crate) fn backward(cfg: &EncoderConfig, layout: &Layout, p: &[f32], batch: &Batch, mode: Mode, ws: &mut Workspace, grads: &mut [f32]) {
+pub(crate) fn backward(
+    cfg: &EncoderConfig,
+    layout: &Layout,
+    p: &[f32],
+    batch: &Batch,
+    mode: Mode,
+    ws: &mut Workspace,
+    grads: &mut [f32],
+) {
     let t = batch.tokens();
     let (e, h, i) = (cfg.embedding_size, cfg.hidden_size, cfg.intermediate_size);
     let shape = attention_shape(cfg, batch);
@@ -178,19 +213,65 @@ pub(crate) fn backward(cfg: &EncoderConfig, layout: &Layout, p: &[f32], batch: &
         let s = &mut ws.grad;
         // Output LayerNorm, then the feed-forward branch and its residual (the attention output).
         let (dg, db) = norm_grads(grads, &l.ffn_norm);
-        layernorm_backward(&c.ffn_sum, &c.ffn_mean, &c.ffn_rstd, norm_params(p, &l.ffn_norm).0, &s.dhidden, &mut s.ds, dg, db, false);
+        layernorm_backward(
+            &c.ffn_sum,
+            &c.ffn_mean,
+            &c.ffn_rstd,
+            norm_params(p, &l.ffn_norm).0,
+            &s.dhidden,
+            &mut s.ds,
+            dg,
+            db,
+            false,
+        );
         let drop = ffn_dropout(cfg, mode, d);
         bias_dropout_backward(&s.ds, &mut s.dbranch, linear_grads(grads, &l.ffn_out).1, drop.as_ref());
         s.dattn_out.copy_from_slice(&s.ds);
         let (dw, _) = linear_grads(grads, &l.ffn_out);
-        linear_backward(&c.ffn_act, weight(p, &l.ffn_out), &s.dbranch, Some(&mut s.dffn_act), false, dw, None, i, h);
-        bias_act_backward(&c.ffn_pre, &s.dffn_act, &mut s.dffn_pre, linear_grads(grads, &l.ffn_in).1, cfg.hidden_act);
+        linear_backward(
+            &c.ffn_act,
+            weight(p, &l.ffn_out),
+            &s.dbranch,
+            Some(&mut s.dffn_act),
+            false,
+            dw,
+            None,
+            i,
+            h,
+        );
+        bias_act_backward(
+            &c.ffn_pre,
+            &s.dffn_act,
+            &mut s.dffn_pre,
+            linear_grads(grads, &l.ffn_in).1,
+            cfg.hidden_act,
+        );
         let (dw, _) = linear_grads(grads, &l.ffn_in);
-        linear_backward(&c.attn_out, weight(p, &l.ffn_in), &s.dffn_pre, Some(&mut s.dattn_out), true, dw, None, h, i);
+        linear_backward(
+            &c.attn_out,
+            weight(p, &l.ffn_in),
+            &s.dffn_pre,
+            Some(&mut s.dattn_out),
+            true,
+            dw,
+            None,
+            h,
+            i,
+        );
 
         // Attention LayerNorm, the attention branch and its residual (the layer input).
         let (dg, db) = norm_grads(grads, &l.attn_norm);
-        layernorm_backward(&c.attn_sum, &c.attn_mean, &c.attn_rstd, norm_params(p, &l.attn_norm).0, &s.dattn_out, &mut s.ds, dg, db, false);
+        layernorm_backward(
+            &c.attn_sum,
+            &c.attn_mean,
+            &c.attn_rstd,
+            norm_params(p, &l.attn_norm).0,
+            &s.dattn_out,
+            &mut s.ds,
+            dg,
+            db,
+            false,
+        );
         let drop = mode.dropout(cfg.hidden_dropout, Site::AttentionOutput(d));
         bias_dropout_backward(&s.ds, &mut s.dbranch, linear_grads(grads, &l.attn_out).1, drop.as_ref());
         s.dinput.copy_from_slice(&s.ds);
@@ -210,15 +291,45 @@ pub(crate) fn backward(cfg: &EncoderConfig, layout: &Layout, p: &[f32], batch: &
     match &emb.projection {
         Some(proj) => {
             let (dw, db) = linear_grads(grads, proj);
-            linear_backward(&ws.emb_out, weight(p, proj), &s.dhidden[..t * h], Some(&mut s.demb), false, dw, Some(db), e, h);
+            linear_backward(
+                &ws.emb_out,
+                weight(p, proj),
+                &s.dhidden[..t * h],
+                Some(&mut s.demb),
+                false,
+                dw,
+                Some(db),
+                e,
+                h,
+            );
         }
         None => s.demb.copy_from_slice(&s.dhidden[..t * e]),
     }
     apply_optional(mode.dropout(cfg.hidden_dropout, Site::Embeddings).as_ref(), &mut s.demb, 0);
     let (dg, db) = norm_grads(grads, &emb.norm);
     fit(&mut s.ds, t * e);
-    layernorm_backward(&ws.emb_sum, &ws.emb_mean, &ws.emb_rstd, norm_params(p, &emb.norm).0, &s.demb, &mut s.ds, dg, db, false);
+    layernorm_backward(
+        &ws.emb_sum,
+        &ws.emb_mean,
+        &ws.emb_rstd,
+        norm_params(p, &emb.norm).0,
+        &s.demb,
+        &mut s.ds,
+        dg,
+        db,
+        false,
+    );
     scatter_add_rows(&mut grads[emb.word..emb.word + cfg.vocab_size * e], &s.ds, &batch.input_ids, e);
-    scatter_add_rows(&mut grads[emb.position..emb.position + cfg.max_position_embeddings * e], &s.ds, &ws.position_ids, e);
-    scatter_add_rows(&mut grads[emb.token_type..emb.token_type + cfg.type_vocab_size * e], &s.ds, &batch.token_type_ids, e);
+    scatter_add_rows(
+        &mut grads[emb.position..emb.position + cfg.max_position_embeddings * e],
+        &s.ds,
+        &ws.position_ids,
+        e,
+    );
+    scatter_add_rows(
+        &mut grads[emb.token_type..emb.token_type + cfg.type_vocab_size * e],
+        &s.ds,
+        &batch.token_type_ids,
+        e,
+    );
 }

@@ -40,7 +40,13 @@ fn scatter_hidden(dhidden: &mut Vec<f32>, tokens: usize, rows: &[usize], h: usiz
 }
 
 /// `tanh(pooler(hidden[first token]))` for each sequence: the pooler output, `[batch, hidden]`.
-pub(crate) fn pooled(cfg: &EncoderConfig, pooler: &Linear, p: &[f32], ws: &Workspace, seq: usize) -> Vec<f32> {
+pub(crate) fn pooled(
+    cfg: &EncoderConfig,
+    pooler: &Linear,
+    p: &[f32],
+    ws: &Workspace,
+    seq: usize,
+) -> Vec<f32> {
     let h = cfg.hidden_size;
     let rows: Vec<usize> = (0..ws.tokens / seq.max(1)).map(|b| b * seq).collect();
     let mut x = Vec::new();
@@ -61,7 +67,14 @@ fn head_dense(layout: &Layout) -> Linear {
 /// Classification head forward: logits `[batch, outputs]` into `ws.head.logits`.
 ///
 /// BERT/ALBERT: `out(dropout(tanh(pooler(h₀))))`; RoBERTa: `out_proj(dropout(tanh(dense(dropout(h₀)))))`.
-pub(crate) fn classifier_forward(cfg: &EncoderConfig, layout: &Layout, p: &[f32], seq: usize, mode: Mode, ws: &mut Workspace) {
+pub(crate) fn classifier_forward(
+    cfg: &EncoderConfig,
+    layout: &Layout,
+    p: &[f32],
+    seq: usize,
+    mode: Mode,
+    ws: &mut Workspace,
+) {
     let h = cfg.hidden_size;
     let out = layout.classifier.as_ref().expect("model has no classification head").out;
     let dense = head_dense(layout);
@@ -71,7 +84,11 @@ pub(crate) fn classifier_forward(cfg: &EncoderConfig, layout: &Layout, p: &[f32]
     let hc: &mut HeadCache = &mut ws.head;
     hc.dropped_input.clone_from(&hc.input);
     if cfg.arch == Architecture::Roberta {
-        apply_optional(mode.dropout(cfg.classifier_dropout, Site::HeadInput).as_ref(), &mut hc.dropped_input, 0);
+        apply_optional(
+            mode.dropout(cfg.classifier_dropout, Site::HeadInput).as_ref(),
+            &mut hc.dropped_input,
+            0,
+        );
     }
     fit(&mut hc.pre, batch * h);
     linear_forward(&hc.dropped_input, weight(p, &dense), Some(bias(p, &dense)), &mut hc.pre, h, h);
@@ -84,7 +101,14 @@ pub(crate) fn classifier_forward(cfg: &EncoderConfig, layout: &Layout, p: &[f32]
 
 /// Classification head backward from `ws.grad.dlogits`; leaves the encoder's output gradient in
 /// `ws.grad.dhidden`.
-pub(crate) fn classifier_backward(cfg: &EncoderConfig, layout: &Layout, p: &[f32], mode: Mode, ws: &mut Workspace, grads: &mut [f32]) {
+pub(crate) fn classifier_backward(
+    cfg: &EncoderConfig,
+    layout: &Layout,
+    p: &[f32],
+    mode: Mode,
+    ws: &mut Workspace,
+    grads: &mut [f32],
+) {
     let h = cfg.hidden_size;
     let out = layout.classifier.as_ref().expect("model has no classification head").out;
     let dense = head_dense(layout);
@@ -93,11 +117,31 @@ pub(crate) fn classifier_backward(cfg: &EncoderConfig, layout: &Layout, p: &[f32
     fit(&mut s.dhead_a, batch * h);
     fit(&mut s.dhead_b, batch * h);
     let (dw, db) = linear_grads(grads, &out);
-    linear_backward(&hc.features, weight(p, &out), &s.dlogits, Some(&mut s.dhead_a), false, dw, Some(db), h, out.outputs);
+    linear_backward(
+        &hc.features,
+        weight(p, &out),
+        &s.dlogits,
+        Some(&mut s.dhead_a),
+        false,
+        dw,
+        Some(db),
+        h,
+        out.outputs,
+    );
     apply_optional(mode.dropout(cfg.classifier_dropout, Site::HeadPooled).as_ref(), &mut s.dhead_a, 0);
     act_backward(&hc.pre, &s.dhead_a, &mut s.dhead_b, Activation::Tanh, false);
     let (dw, db) = linear_grads(grads, &dense);
-    linear_backward(&hc.dropped_input, weight(p, &dense), &s.dhead_b, Some(&mut s.dhead_a), false, dw, Some(db), h, h);
+    linear_backward(
+        &hc.dropped_input,
+        weight(p, &dense),
+        &s.dhead_b,
+        Some(&mut s.dhead_a),
+        false,
+        dw,
+        Some(db),
+        h,
+        h,
+    );
     if cfg.arch == Architecture::Roberta {
         apply_optional(mode.dropout(cfg.classifier_dropout, Site::HeadInput).as_ref(), &mut s.dhead_a, 0);
     }
@@ -114,7 +158,13 @@ fn mlm_activation(cfg: &EncoderConfig) -> Activation {
 }
 
 /// Masked-LM head forward at the token rows `rows`: logits `[rows.len(), vocab]` into `ws.head.logits`.
-pub(crate) fn masked_lm_forward(cfg: &EncoderConfig, layout: &Layout, p: &[f32], rows: &[usize], ws: &mut Workspace) {
+pub(crate) fn masked_lm_forward(
+    cfg: &EncoderConfig,
+    layout: &Layout,
+    p: &[f32],
+    rows: &[usize],
+    ws: &mut Workspace,
+) {
     let (h, e, v) = (cfg.hidden_size, cfg.embedding_size, cfg.vocab_size);
     let head = layout.masked_lm.as_ref().expect("model has no masked-LM head");
     take_rows(ws, rows.to_vec(), h);
@@ -128,7 +178,15 @@ pub(crate) fn masked_lm_forward(cfg: &EncoderConfig, layout: &Layout, p: &[f32],
     fit(&mut hc.mean, n);
     fit(&mut hc.rstd, n);
     let nm = &head.norm;
-    layernorm_forward(&hc.act, &mut hc.features, &mut hc.mean, &mut hc.rstd, &p[nm.gamma..nm.gamma + e], &p[nm.beta..nm.beta + e], nm.eps);
+    layernorm_forward(
+        &hc.act,
+        &mut hc.features,
+        &mut hc.mean,
+        &mut hc.rstd,
+        &p[nm.gamma..nm.gamma + e],
+        &p[nm.beta..nm.beta + e],
+        nm.eps,
+    );
     fit(&mut hc.logits, n * v);
     let word = &p[layout.embeddings.word..layout.embeddings.word + v * e];
     linear_forward(&hc.features, word, Some(&p[head.bias..head.bias + v]), &mut hc.logits, e, v);
@@ -136,7 +194,13 @@ pub(crate) fn masked_lm_forward(cfg: &EncoderConfig, layout: &Layout, p: &[f32],
 
 /// Masked-LM head backward from `ws.grad.dlogits`. The tied decoder adds its gradient to the word
 /// embeddings' gradient.
-pub(crate) fn masked_lm_backward(cfg: &EncoderConfig, layout: &Layout, p: &[f32], ws: &mut Workspace, grads: &mut [f32]) {
+pub(crate) fn masked_lm_backward(
+    cfg: &EncoderConfig,
+    layout: &Layout,
+    p: &[f32],
+    ws: &mut Workspace,
+    grads: &mut [f32],
+) {
     let (h, e, v) = (cfg.hidden_size, cfg.embedding_size, cfg.vocab_size);
     let head = layout.masked_lm.as_ref().expect("model has no masked-LM head");
     let (hc, s) = (&ws.head, &mut ws.grad);
@@ -145,14 +209,44 @@ pub(crate) fn masked_lm_backward(cfg: &EncoderConfig, layout: &Layout, p: &[f32]
     fit(&mut s.dhead_b, n * e);
     let word = layout.embeddings.word;
     let (dword, dbias) = crate::encoder::two_mut(grads, word..word + v * e, head.bias..head.bias + v);
-    linear_backward(&hc.features, &p[word..word + v * e], &s.dlogits, Some(&mut s.dhead_a), false, dword, Some(dbias), e, v);
+    linear_backward(
+        &hc.features,
+        &p[word..word + v * e],
+        &s.dlogits,
+        Some(&mut s.dhead_a),
+        false,
+        dword,
+        Some(dbias),
+        e,
+        v,
+    );
     let nm = &head.norm;
     let (dg, db) = norm_grads(grads, nm);
-    layernorm_backward(&hc.act, &hc.mean, &hc.rstd, &p[nm.gamma..nm.gamma + e], &s.dhead_a, &mut s.dhead_b, dg, db, false);
+    layernorm_backward(
+        &hc.act,
+        &hc.mean,
+        &hc.rstd,
+        &p[nm.gamma..nm.gamma + e],
+        &s.dhead_a,
+        &mut s.dhead_b,
+        dg,
+        db,
+        false,
+    );
     fit(&mut s.dhead_a, n * e);
     let (dw, db) = linear_grads(grads, &head.dense);
     bias_act_backward(&hc.pre, &s.dhead_b, &mut s.dhead_a, db, mlm_activation(cfg));
     fit(&mut s.dhead_b, n * h);
-    linear_backward(&hc.input, weight(p, &head.dense), &s.dhead_a, Some(&mut s.dhead_b), false, dw, None, h, e);
+    linear_backward(
+        &hc.input,
+        weight(p, &head.dense),
+        &s.dhead_a,
+        Some(&mut s.dhead_b),
+        false,
+        dw,
+        None,
+        h,
+        e,
+    );
     scatter_hidden(&mut s.dhidden, ws.tokens, &hc.rows, h, &s.dhead_b);
 }

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 /// Files a model folder needs (the tokenizer needs one of `tokenizer.json` and `vocab.txt`).
 const REQUIRED: [&str; 2] = ["config.json", "model.safetensors"];
-const OPTIONAL: [&str; 4] = ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"];
+const OPTIONAL: [&str; 4] =
+    ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"];
 
 /// Resolves `spec` to a folder holding `config.json` and `model.safetensors`: an existing directory is
 /// used as is; anything else is taken for a Hub id, looked up in the cache, and downloaded if missing

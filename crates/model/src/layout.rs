@@ -161,14 +161,21 @@ impl Layout {
         let (e, h) = (cfg.embedding_size, cfg.hidden_size);
         let mut b = Builder { params, eps: cfg.layer_norm_eps };
         let emb = ParamGroup::Embeddings;
-        let word = b.params.add(format!("{pre}.embeddings.word_embeddings.weight"), &[cfg.vocab_size, e], emb);
-        let position =
-            b.params.add(format!("{pre}.embeddings.position_embeddings.weight"), &[cfg.max_position_embeddings, e], emb);
-        let token_type =
-            b.params.add(format!("{pre}.embeddings.token_type_embeddings.weight"), &[cfg.type_vocab_size, e], emb);
+        let word =
+            b.params.add(format!("{pre}.embeddings.word_embeddings.weight"), &[cfg.vocab_size, e], emb);
+        let position = b.params.add(
+            format!("{pre}.embeddings.position_embeddings.weight"),
+            &[cfg.max_position_embeddings, e],
+            emb,
+        );
+        let token_type = b.params.add(
+            format!("{pre}.embeddings.token_type_embeddings.weight"),
+            &[cfg.type_vocab_size, e],
+            emb,
+        );
         let norm = b.norm(&format!("{pre}.embeddings.LayerNorm"), e, emb);
-        let projection =
-            (arch == Architecture::Albert).then(|| b.linear("albert.encoder.embedding_hidden_mapping_in", e, h, emb));
+        let projection = (arch == Architecture::Albert)
+            .then(|| b.linear("albert.encoder.embedding_hidden_mapping_in", e, h, emb));
         let embeddings = Embeddings { word, position, token_type, norm, projection };
 
         let mut layers = Vec::new();
@@ -208,9 +215,11 @@ impl Layout {
         let masked_lm = heads.masked_lm.then(|| {
             let m = ParamGroup::MaskedLm;
             let (dense, norm, bias) = match arch {
-                Architecture::Bert => {
-                    ("cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.bias")
-                }
+                Architecture::Bert => (
+                    "cls.predictions.transform.dense",
+                    "cls.predictions.transform.LayerNorm",
+                    "cls.predictions.bias",
+                ),
                 Architecture::Roberta => ("lm_head.dense", "lm_head.layer_norm", "lm_head.bias"),
                 Architecture::Albert => ("predictions.dense", "predictions.LayerNorm", "predictions.bias"),
             };

@@ -60,9 +60,15 @@ impl Model {
         Self::from_checkpoint(config, &ck, heads, seed)
     }
 
-    pub fn from_checkpoint(config: EncoderConfig, ck: &Checkpoint, heads: HeadSpec, seed: u64) -> Result<(Model, LoadReport)> {
+    pub fn from_checkpoint(
+        config: EncoderConfig,
+        ck: &Checkpoint,
+        heads: HeadSpec,
+        seed: u64,
+    ) -> Result<(Model, LoadReport)> {
         let mut params = ParamSet::default();
-        let with_pooler = config.arch == Architecture::Roberta && ck.has("roberta.pooler.dense.weight", config.arch);
+        let with_pooler =
+            config.arch == Architecture::Roberta && ck.has("roberta.pooler.dense.weight", config.arch);
         let layout = Layout::build(&config, heads, with_pooler, &mut params);
         let new_head = |name: &str| {
             params.get(name).is_some_and(|i| matches!(i.group, ParamGroup::Classifier | ParamGroup::Pooler))
@@ -99,7 +105,7 @@ impl Model {
     /// `type_vocab_size`, sequences no longer than the position embeddings allow.
     pub fn check_batch(&self, batch: &Batch) -> Result<()> {
         let c = &self.config;
-        if batch.batch == 0 || batch.lens.iter().any(|&l| l == 0) {
+        if batch.batch == 0 || batch.lens.contains(&0) {
             return Err(ModelError::Input("empty batch or empty sequence".into()));
         }
         if batch.seq > c.max_sequence_length() {
@@ -110,10 +116,16 @@ impl Model {
             )));
         }
         if let Some(id) = batch.input_ids.iter().find(|&&i| i as usize >= c.vocab_size) {
-            return Err(ModelError::Input(format!("token id {id} outside the vocabulary of {}", c.vocab_size)));
+            return Err(ModelError::Input(format!(
+                "token id {id} outside the vocabulary of {}",
+                c.vocab_size
+            )));
         }
         if let Some(t) = batch.token_type_ids.iter().find(|&&t| t as usize >= c.type_vocab_size) {
-            return Err(ModelError::Input(format!("token type {t} outside type_vocab_size {}", c.type_vocab_size)));
+            return Err(ModelError::Input(format!(
+                "token type {t} outside type_vocab_size {}",
+                c.type_vocab_size
+            )));
         }
         Ok(())
     }
@@ -149,7 +161,14 @@ impl Model {
 
     /// Forward and backward for one batch: returns the mean loss and adds the gradient of every
     /// parameter into `grads` (zero it first). The head's logits stay in [`Workspace::logits`].
-    pub fn loss_and_grads(&self, batch: &Batch, target: Target<'_>, mode: Mode, ws: &mut Workspace, grads: &mut [f32]) -> Result<f32> {
+    pub fn loss_and_grads(
+        &self,
+        batch: &Batch,
+        target: Target<'_>,
+        mode: Mode,
+        ws: &mut Workspace,
+        grads: &mut [f32],
+    ) -> Result<f32> {
         assert_eq!(grads.len(), self.params.len(), "gradient buffer of the wrong layout");
         let (cfg, layout, p) = (&self.config, &self.layout, &self.params.values);
         let loss = match target {
@@ -157,10 +176,14 @@ impl Model {
                 let (classes, rows) = match target {
                     Target::MaskedLm { rows, .. } => {
                         if layout.masked_lm.is_none() {
-                            return Err(ModelError::Input("the model was built without a masked-LM head".into()));
+                            return Err(ModelError::Input(
+                                "the model was built without a masked-LM head".into(),
+                            ));
                         }
                         if rows.len() != labels.len() || rows.iter().any(|&r| r >= batch.tokens()) {
-                            return Err(ModelError::Input("masked-LM rows and labels disagree or leave the batch".into()));
+                            return Err(ModelError::Input(
+                                "masked-LM rows and labels disagree or leave the batch".into(),
+                            ));
                         }
                         self.forward(batch, mode, ws)?;
                         heads::masked_lm_forward(cfg, layout, p, rows, ws);
@@ -186,7 +209,11 @@ impl Model {
                     return Err(ModelError::Input("regression needs a head with exactly one output".into()));
                 }
                 if values.len() != batch.batch {
-                    return Err(ModelError::Input(format!("{} targets for {} examples", values.len(), batch.batch)));
+                    return Err(ModelError::Input(format!(
+                        "{} targets for {} examples",
+                        values.len(),
+                        batch.batch
+                    )));
                 }
                 self.classify(batch, mode, ws)?;
                 fit(&mut ws.grad.dlogits, ws.head.logits.len());

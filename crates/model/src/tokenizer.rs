@@ -57,7 +57,9 @@ impl TextEncoder {
 
     fn new(mut tokenizer: Tokenizer, max_len: usize, dir: &Path) -> Result<Self> {
         if max_len < 4 {
-            return Err(ModelError::Input(format!("max_seq_length {max_len} is too short for special tokens")));
+            return Err(ModelError::Input(format!(
+                "max_seq_length {max_len} is too short for special tokens"
+            )));
         }
         tokenizer.with_padding(None);
         tokenizer
@@ -95,13 +97,17 @@ fn lower_case(dir: &Path) -> bool {
 }
 
 fn wordpiece_from_vocab(vocab: &Path, lowercase: bool) -> Result<Tokenizer> {
-    let path = vocab.to_str().ok_or_else(|| ModelError::Tokenizer(format!("{}: path is not UTF-8", vocab.display())))?;
-    let model = WordPiece::from_file(path).unk_token("[UNK]".into()).build().map_err(|e| {
-        ModelError::Tokenizer(format!("{}: cannot build WordPiece: {e}", vocab.display()))
-    })?;
+    let path = vocab
+        .to_str()
+        .ok_or_else(|| ModelError::Tokenizer(format!("{}: path is not UTF-8", vocab.display())))?;
+    let model = WordPiece::from_file(path)
+        .unk_token("[UNK]".into())
+        .build()
+        .map_err(|e| ModelError::Tokenizer(format!("{}: cannot build WordPiece: {e}", vocab.display())))?;
     let id = |t: &str| {
-        tokenizers::Model::token_to_id(&model, t)
-            .ok_or_else(|| ModelError::Tokenizer(format!("{}: no {t} token in the vocabulary", vocab.display())))
+        tokenizers::Model::token_to_id(&model, t).ok_or_else(|| {
+            ModelError::Tokenizer(format!("{}: no {t} token in the vocabulary", vocab.display()))
+        })
     };
     let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
     let mut tk = Tokenizer::new(model);

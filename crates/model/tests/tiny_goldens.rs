@@ -71,7 +71,8 @@ fn read_tensors(path: PathBuf) -> HashMap<String, Vec<f32>> {
     st.tensors()
         .into_iter()
         .map(|(name, view)| {
-            let data = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            let data =
+                view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
             (name, data)
         })
         .collect()
@@ -87,7 +88,9 @@ fn assert_grads(what: &str, model: &Model, grads: &[f32], golden: &HashMap<Strin
                 assert_close(&format!("{what} grad {}", info.name), ours, want);
                 compared += 1;
             }
-            None => assert!(ours.iter().all(|&v| v == 0.0), "{what}: {} has a gradient PyTorch lacks", info.name),
+            None => {
+                assert!(ours.iter().all(|&v| v == 0.0), "{what}: {} has a gradient PyTorch lacks", info.name)
+            }
         }
     }
     assert_eq!(compared, golden.len(), "{what}: golden gradients for tensors the model lacks");
@@ -115,10 +118,16 @@ fn check_architecture(arch: &str) {
     // Classification.
     let labels = flat_i64(&g["cls_labels"]);
     let mut grads = model.zero_grads();
-    let loss = model.loss_and_grads(&batch, Target::Classes(&labels), Mode::Eval, &mut ws, &mut grads).unwrap();
+    let loss =
+        model.loss_and_grads(&batch, Target::Classes(&labels), Mode::Eval, &mut ws, &mut grads).unwrap();
     assert_close(&format!("{arch} cls logits"), ws.logits(), &flat_f32(&g["cls_logits"]));
     assert_close(&format!("{arch} cls loss"), &[loss], &[g["cls_loss"].as_f64().unwrap() as f32]);
-    assert_grads(&format!("{arch} cls"), &model, &grads, &read_tensors(fixture(arch).join("grads_cls.safetensors")));
+    assert_grads(
+        &format!("{arch} cls"),
+        &model,
+        &grads,
+        &read_tensors(fixture(arch).join("grads_cls.safetensors")),
+    );
 
     // Masked LM at every position (ignored labels contribute nothing but their logits are compared).
     let mlm_labels = flat_i64(&g["mlm_labels"]);
@@ -128,10 +137,16 @@ fn check_architecture(arch: &str) {
     let loss = model.loss_and_grads(&batch, target, Mode::Eval, &mut ws, &mut grads).unwrap();
     assert_close(&format!("{arch} mlm logits"), ws.logits(), &flat_f32(&g["mlm_logits"]));
     assert_close(&format!("{arch} mlm loss"), &[loss], &[g["mlm_loss"].as_f64().unwrap() as f32]);
-    assert_grads(&format!("{arch} mlm"), &model, &grads, &read_tensors(fixture(arch).join("grads_mlm.safetensors")));
+    assert_grads(
+        &format!("{arch} mlm"),
+        &model,
+        &grads,
+        &read_tensors(fixture(arch).join("grads_mlm.safetensors")),
+    );
 
     // Regression: the same encoder with a one-output head from regression_head.safetensors.
-    let mut model = Model::random(model.config.clone(), HeadSpec { classifier: Some(1), masked_lm: false }, 0);
+    let mut model =
+        Model::random(model.config.clone(), HeadSpec { classifier: Some(1), masked_lm: false }, 0);
     let mut tensors = read_tensors(fixture(arch).join("model.safetensors"));
     tensors.extend(read_tensors(fixture(arch).join("regression_head.safetensors")));
     for info in model.params.infos.clone() {
@@ -139,10 +154,16 @@ fn check_architecture(arch: &str) {
     }
     let targets = flat_f32(&g["reg_labels"]);
     let mut grads = model.zero_grads();
-    let loss = model.loss_and_grads(&batch, Target::Regression(&targets), Mode::Eval, &mut ws, &mut grads).unwrap();
+    let loss =
+        model.loss_and_grads(&batch, Target::Regression(&targets), Mode::Eval, &mut ws, &mut grads).unwrap();
     assert_close(&format!("{arch} reg logits"), ws.logits(), &flat_f32(&g["reg_logits"]));
     assert_close(&format!("{arch} reg loss"), &[loss], &[g["reg_loss"].as_f64().unwrap() as f32]);
-    assert_grads(&format!("{arch} reg"), &model, &grads, &read_tensors(fixture(arch).join("grads_reg.safetensors")));
+    assert_grads(
+        &format!("{arch} reg"),
+        &model,
+        &grads,
+        &read_tensors(fixture(arch).join("grads_reg.safetensors")),
+    );
 }
 
 #[test]

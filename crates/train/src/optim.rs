@@ -49,8 +49,17 @@ impl AdamW {
 
     /// One update with learning rate `lr`. `segments` lists the parameter ranges and whether each gets
     /// weight decay (biases and LayerNorm parameters do not); together they must cover `params`.
-    pub fn step(&self, params: &mut [f32], grads: &[f32], state: &mut AdamState, lr: f32, segments: &[(Range<usize>, bool)]) {
-        assert!(params.len() == grads.len() && state.m.len() == params.len() && state.v.len() == params.len());
+    pub fn step(
+        &self,
+        params: &mut [f32],
+        grads: &[f32],
+        state: &mut AdamState,
+        lr: f32,
+        segments: &[(Range<usize>, bool)],
+    ) {
+        assert!(
+            params.len() == grads.len() && state.m.len() == params.len() && state.v.len() == params.len()
+        );
         state.step += 1;
         let step_size = (lr as f64 * self.correction(state.step)) as f32;
         let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);

@@ -34,9 +34,7 @@ impl Activation {
     pub fn apply(self, x: f32) -> f32 {
         match self {
             Activation::Gelu => 0.5 * x * (1.0 + libm::erff(x * INV_SQRT_2)),
-            Activation::GeluNew => {
-                0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh())
-            }
+            Activation::GeluNew => 0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh()),
             Activation::Relu => x.max(0.0),
             Activation::Tanh => x.tanh(),
         }
@@ -52,8 +50,7 @@ impl Activation {
             }
             Activation::GeluNew => {
                 let t = (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh();
-                0.5 * (1.0 + t)
-                    + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x)
+                0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x)
             }
             Activation::Relu => {
                 if x > 0.0 {
@@ -82,13 +79,7 @@ pub fn bias_act_forward(pre: &mut [f32], out: &mut [f32], bias: &[f32], act: Act
 }
 
 /// `dpre = dout · act'(pre)` and `dbias += Σ_rows dpre`.
-pub fn bias_act_backward(
-    pre: &[f32],
-    dout: &[f32],
-    dpre: &mut [f32],
-    dbias: &mut [f32],
-    act: Activation,
-) {
+pub fn bias_act_backward(pre: &[f32], dout: &[f32], dpre: &mut [f32], dbias: &mut [f32], act: Activation) {
     let cols = dbias.len();
     assert!(pre.len() == dout.len() && dout.len() == dpre.len());
     for_each_row(dpre, cols, |r, d| {

@@ -91,12 +91,7 @@ pub fn layernorm_backward(
 
 /// `a = dropout(a + bias) + residual`, in place: the sum that feeds a post-LN LayerNorm.
 /// `first_index` numbers the elements for the dropout mask.
-pub fn bias_dropout_residual(
-    a: &mut [f32],
-    bias: &[f32],
-    residual: &[f32],
-    dropout: Option<&Dropout>,
-) {
+pub fn bias_dropout_residual(a: &mut [f32], bias: &[f32], residual: &[f32], dropout: Option<&Dropout>) {
     let cols = bias.len();
     assert_eq!(a.len(), residual.len());
     for_each_row(a, cols, |r, row| {

@@ -105,7 +105,8 @@ impl Task {
 /// fields, and labels outside the task's label set, are errors naming the file and line.
 pub fn read_task(task: Task, split: Split, dir: &Path) -> Result<Vec<Example>> {
     let path = dir.join(task.file_name(split));
-    let text = std::fs::read_to_string(&path).map_err(|source| DataError::Io { path: path.clone(), source })?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|source| DataError::Io { path: path.clone(), source })?;
     let cols = task.columns(split);
     let has_label = split != Split::Test;
     // MRPC (and some re-saved files) begin with a UTF-8 byte-order mark.
@@ -119,9 +120,18 @@ pub fn read_task(task: Task, split: Split, dir: &Path) -> Result<Vec<Example>> {
         let fields: Vec<&str> = line.trim_end_matches('\r').split('\t').collect();
         let row_err = |message: String| DataError::Row { path: path.clone(), line: line_no, message };
         let label_col = cols.label.unwrap_or(fields.len().saturating_sub(1));
-        let needed = [Some(cols.text_a), cols.text_b, has_label.then_some(label_col)].into_iter().flatten().max().unwrap_or(0);
+        let needed = [Some(cols.text_a), cols.text_b, has_label.then_some(label_col)]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(0);
         if fields.len() <= needed {
-            return Err(row_err(format!("{} fields, {} needs at least {}", fields.len(), task.dir_name(), needed + 1)));
+            return Err(row_err(format!(
+                "{} fields, {} needs at least {}",
+                fields.len(),
+                task.dir_name(),
+                needed + 1
+            )));
         }
         let label = if has_label {
             let l = fields[label_col].trim().to_string();
@@ -129,7 +139,9 @@ pub fn read_task(task: Task, split: Split, dir: &Path) -> Result<Vec<Example>> {
                 Some(set) if !set.contains(&l.as_str()) => {
                     return Err(row_err(format!("label {l:?} is not one of {set:?}")));
                 }
-                None if l.parse::<f64>().is_err() => return Err(row_err(format!("score {l:?} is not a number"))),
+                None if l.parse::<f64>().is_err() => {
+                    return Err(row_err(format!("score {l:?} is not a number")))
+                }
                 _ => Some(l),
             }
         } else {
@@ -164,16 +176,25 @@ mod tests {
     #[test]
     fn rows_quotes_bom_and_errors() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("dev.tsv"), "\u{feff}Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\t\"He said\t\"no\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("dev.tsv"),
+            "\u{feff}Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\t\"He said\t\"no\"\n",
+        )
+        .unwrap();
         let ex = read_task(Task::Mrpc, Split::Dev, dir.path()).unwrap();
         assert_eq!(ex[0].text_a, "\"He said");
         assert_eq!(ex[0].text_b.as_deref(), Some("\"no\""));
         assert_eq!(ex[0].label.as_deref(), Some("1"));
 
-        std::fs::write(dir.path().join("dev.tsv"), "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n1\ta\tb\tmaybe\n").unwrap();
+        std::fs::write(
+            dir.path().join("dev.tsv"),
+            "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n1\ta\tb\tmaybe\n",
+        )
+        .unwrap();
         let err = read_task(Task::Rte, Split::Dev, dir.path()).unwrap_err().to_string();
         assert!(err.contains("dev.tsv:3") && err.contains("maybe"), "{err}");
-        std::fs::write(dir.path().join("dev.tsv"), "index\tsentence1\tsentence2\tlabel\n0\tonly two\n").unwrap();
+        std::fs::write(dir.path().join("dev.tsv"), "index\tsentence1\tsentence2\tlabel\n0\tonly two\n")
+            .unwrap();
         let err = read_task(Task::Rte, Split::Dev, dir.path()).unwrap_err().to_string();
         assert!(err.contains("dev.tsv:2") && err.contains("2 fields"), "{err}");
         let err = read_task(Task::Rte, Split::Train, dir.path()).unwrap_err().to_string();

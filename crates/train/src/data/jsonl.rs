@@ -11,7 +11,8 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Example>> {
             continue;
         }
         let row_err = |message: String| DataError::Row { path: path.into(), line: i + 1, message };
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| row_err(format!("invalid JSON: {e}")))?;
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| row_err(format!("invalid JSON: {e}")))?;
         let text = |key: &str| -> Result<Option<String>> {
             match v.get(key) {
                 None | Some(serde_json::Value::Null) => Ok(None),
