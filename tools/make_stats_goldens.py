@@ -627,6 +627,14 @@ def evp():
     ]
 
 
+def statsmodels_version():
+    try:
+        import statsmodels
+    except ImportError:
+        return None
+    return statsmodels.__version__
+
+
 def main():
     desc, desc_err = descriptive()
     cls, cls_err = classification()
@@ -643,6 +651,7 @@ def main():
             "numpy": np.__version__,
             "scipy": scipy.__version__,
             "sklearn": sklearn.__version__,
+            "statsmodels": statsmodels_version(),
             "anova_checked_with_statsmodels": ano_checked,
         },
         "describe": desc,

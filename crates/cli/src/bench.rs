@@ -34,6 +34,12 @@ pub struct BenchArgs {
     warmup: usize,
     #[arg(long, default_value_t = 30522)]
     vocab: usize,
+    /// Dropout probability of every dropout site (as BERT's recipe: 0.1).
+    #[arg(long, default_value_t = 0.1)]
+    dropout: f32,
+    /// Activation of the feed-forward layers (gelu, gelu_new, relu).
+    #[arg(long, default_value = "gelu")]
+    act: String,
 }
 
 /// Multiply-adds ×2 of the matrix products of one forward pass (the formula `bench/torch_step.py` uses):
@@ -49,9 +55,11 @@ pub fn step_flops(a: &BenchArgs) -> f64 {
 
 pub fn run(args: BenchArgs) -> Result<()> {
     let mut config = EncoderConfig::bert_shape(args.layers, args.hidden, args.heads, args.ffn, args.vocab);
-    config.hidden_dropout = 0.1;
-    config.attention_dropout = 0.1;
-    config.classifier_dropout = 0.1;
+    config.hidden_dropout = args.dropout;
+    config.attention_dropout = args.dropout;
+    config.classifier_dropout = args.dropout;
+    config.hidden_act = stabletune_engine::ops::Activation::from_hf_name(&args.act)
+        .ok_or_else(|| anyhow::anyhow!("unknown activation {:?}", args.act))?;
     let threads = if args.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {

@@ -55,10 +55,8 @@ pub struct TwoWayAnova {
 /// squares of 0 (a perfectly additive grid) leaves F undefined:
 /// [`StatsError::Degenerate`].
 pub fn two_way_anova<R: AsRef<[f64]>>(grid: &[R]) -> Result<TwoWayAnova> {
-    let cells: Vec<Vec<Vec<f64>>> = grid
-        .iter()
-        .map(|row| row.as_ref().iter().map(|&v| vec![v]).collect())
-        .collect();
+    let cells: Vec<Vec<Vec<f64>>> =
+        grid.iter().map(|row| row.as_ref().iter().map(|&v| vec![v]).collect()).collect();
     two_way_anova_replicated(&cells)
 }
 
@@ -73,18 +71,14 @@ where
 {
     let (a, b, r) = check_grid(cells)?;
     let cell = |i: usize, j: usize| cells[i].as_ref()[j].as_ref();
-    let all: Vec<f64> = (0..a)
-        .flat_map(|i| (0..b).flat_map(move |j| cell(i, j).iter().copied()))
-        .collect();
+    let all: Vec<f64> = (0..a).flat_map(|i| (0..b).flat_map(move |j| cell(i, j).iter().copied())).collect();
     let grand = mean_unchecked(&all);
-    let cell_means: Vec<Vec<f64>> = (0..a)
-        .map(|i| (0..b).map(|j| mean_unchecked(cell(i, j))).collect())
-        .collect();
+    let cell_means: Vec<Vec<f64>> =
+        (0..a).map(|i| (0..b).map(|j| mean_unchecked(cell(i, j))).collect()).collect();
     // Balanced: row and column means are means of cell means.
     let row_means: Vec<f64> = cell_means.iter().map(|row| mean_unchecked(row)).collect();
-    let col_means: Vec<f64> = (0..b)
-        .map(|j| mean_unchecked(&cell_means.iter().map(|row| row[j]).collect::<Vec<_>>()))
-        .collect();
+    let col_means: Vec<f64> =
+        (0..b).map(|j| mean_unchecked(&cell_means.iter().map(|row| row[j]).collect::<Vec<_>>())).collect();
     let (af, bf, rf) = (a as f64, b as f64, r as f64);
     let ss_rows = bf * rf * sum(row_means.iter().map(|m| (m - grand) * (m - grand)));
     let ss_cols = af * rf * sum(col_means.iter().map(|m| (m - grand) * (m - grand)));
@@ -112,32 +106,19 @@ where
     };
     let (ss_res, df_res) = residual;
     if ss_res == 0.0 {
-        return Err(degenerate(
-            "two_way_anova",
-            "the residual sum of squares is 0",
-        ));
+        return Err(degenerate("two_way_anova", "the residual sum of squares is 0"));
     }
     let ms_res = ss_res / df_res;
     let effect = |ss: f64, df: f64| {
         let mean_sq = ss / df;
         let f = mean_sq / ms_res;
-        AnovaEffect {
-            sum_sq: ss,
-            df,
-            mean_sq,
-            f,
-            p_value: f_sf(f, df, df_res),
-        }
+        AnovaEffect { sum_sq: ss, df, mean_sq, f, p_value: f_sf(f, df, df_res) }
     };
     Ok(TwoWayAnova {
         rows: effect(ss_rows, af - 1.0),
         columns: effect(ss_cols, bf - 1.0),
         interaction: interaction_line.map(|(ss, df)| effect(ss, df)),
-        residual: AnovaResidual {
-            sum_sq: ss_res,
-            df: df_res,
-            mean_sq: ms_res,
-        },
+        residual: AnovaResidual { sum_sq: ss_res, df: df_res, mean_sq: ms_res },
         total_sum_sq,
         replicates: r,
     })
@@ -204,31 +185,13 @@ mod tests {
 
     #[test]
     fn invalid_grids() {
-        assert!(matches!(
-            two_way_anova(&[[1.0, 2.0]]),
-            Err(StatsError::TooFew { .. })
-        ));
+        assert!(matches!(two_way_anova(&[[1.0, 2.0]]), Err(StatsError::TooFew { .. })));
         let ragged: [&[f64]; 2] = [&[1.0, 2.0], &[1.0, 2.0, 3.0]];
-        assert!(matches!(
-            two_way_anova(&ragged),
-            Err(StatsError::LengthMismatch { .. })
-        ));
-        let unbalanced = vec![
-            vec![vec![1.0, 2.0], vec![1.0, 2.0]],
-            vec![vec![1.0, 2.0], vec![1.0]],
-        ];
-        assert!(matches!(
-            two_way_anova_replicated(&unbalanced),
-            Err(StatsError::LengthMismatch { .. })
-        ));
+        assert!(matches!(two_way_anova(&ragged), Err(StatsError::LengthMismatch { .. })));
+        let unbalanced = vec![vec![vec![1.0, 2.0], vec![1.0, 2.0]], vec![vec![1.0, 2.0], vec![1.0]]];
+        assert!(matches!(two_way_anova_replicated(&unbalanced), Err(StatsError::LengthMismatch { .. })));
         let additive = [[1.0, 2.0], [3.0, 4.0]];
-        assert!(matches!(
-            two_way_anova(&additive),
-            Err(StatsError::Degenerate { .. })
-        ));
-        assert!(matches!(
-            two_way_anova(&[[1.0, f64::NAN], [3.0, 4.0]]),
-            Err(StatsError::NonFinite { .. })
-        ));
+        assert!(matches!(two_way_anova(&additive), Err(StatsError::Degenerate { .. })));
+        assert!(matches!(two_way_anova(&[[1.0, f64::NAN], [3.0, 4.0]]), Err(StatsError::NonFinite { .. })));
     }
 }

@@ -37,13 +37,11 @@ pub fn welch_t_test(x: &[f64], y: &[f64]) -> Result<WelchTest> {
     }
     let mean_difference = mean_unchecked(x) - mean_unchecked(y);
     let statistic = mean_difference / se2.sqrt();
-    let df = se2 * se2 / (vx * vx / (nx - 1.0) + vy * vy / (ny - 1.0));
-    Ok(WelchTest {
-        statistic,
-        df,
-        p_value: t_two_sided(statistic, df),
-        mean_difference,
-    })
+    // Welch-Satterthwaite, (vx + vy)^2 / (vx^2 / (nx - 1) + vy^2 / (ny - 1)), with the shares of
+    // the variance so that no fourth power overflows.
+    let (sx, sy) = (vx / se2, vy / se2);
+    let df = 1.0 / (sx * sx / (nx - 1.0) + sy * sy / (ny - 1.0));
+    Ok(WelchTest { statistic, df, p_value: t_two_sided(statistic, df), mean_difference })
 }
 
 /// How the Mann-Whitney p-value is computed.
@@ -79,9 +77,9 @@ pub struct MannWhitneyTest {
 ///   `p = 2 P(Z >= z)`, clipped to 1. If every value is tied, `s = 0`, `z = -0.5 / 0 = -inf` and
 ///   p = 1, as in scipy.
 /// - Exact: `p = 2 P(U >= max(U_x, U_y))` from the null distribution, clipped to 1, computed with
-///   exact integer counts (the coefficients of the Gaussian binomial `[n choose n_x]_q`). A count
-///   beyond `i128` (a sample of 8 against about 10^6 values, far past what scipy can compute) is
-///   an [`StatsError::InvalidArgument`](crate::StatsError::InvalidArgument).
+///   exact integer counts (the coefficients of the Gaussian binomial `[n choose n_x]_q`). Sizes
+///   with `n_x n_y >` [`MAX_EXACT_U`], or a count beyond `i128` (far past what scipy can
+///   compute) are an [`StatsError::InvalidArgument`](crate::StatsError::InvalidArgument).
 pub fn mann_whitney_u(x: &[f64], y: &[f64], method: MannWhitneyMethod) -> Result<MannWhitneyTest> {
     check_sample("mann_whitney_u: x", x, 1)?;
     check_sample("mann_whitney_u: y", y, 1)?;
@@ -122,12 +120,11 @@ pub fn mann_whitney_u(x: &[f64], y: &[f64], method: MannWhitneyMethod) -> Result
             }
         }
     };
-    Ok(MannWhitneyTest {
-        statistic: u1,
-        p_value: p.clamp(0.0, 1.0),
-        method,
-    })
+    Ok(MannWhitneyTest { statistic: u1, p_value: p.clamp(0.0, 1.0), method })
 }
+
+/// The largest `n1 n2` for which [`mann_whitney_exact_sf`] builds the distribution (160 MB).
+pub const MAX_EXACT_U: usize = 10_000_000;
 
 /// `P(U >= u)` under the null hypothesis for samples of sizes `n1` and `n2` without ties.
 ///
@@ -136,8 +133,13 @@ pub fn mann_whitney_u(x: &[f64], y: &[f64], method: MannWhitneyMethod) -> Result
 /// `n = max(n1, n2)`; every factor is applied exactly in integers.
 pub fn mann_whitney_exact_sf(n1: usize, n2: usize, u: u64) -> Result<f64> {
     let (m, n) = (n1.min(n2), n1.max(n2));
-    let max_u = m * n;
-    if u as usize > max_u {
+    let max_u = m.checked_mul(n).filter(|&k| k <= MAX_EXACT_U).ok_or_else(|| {
+        invalid(
+            "mann_whitney_exact_sf",
+            format!("sizes {n1} x {n2} exceed {MAX_EXACT_U}; use the asymptotic method"),
+        )
+    })?;
+    if u > max_u as u64 {
         return Ok(0.0);
     }
     let overflow = || {
@@ -180,6 +182,7 @@ mod tests {
         assert_eq!(mann_whitney_exact_sf(2, 2, 0).unwrap(), 1.0);
         assert_eq!(mann_whitney_exact_sf(2, 2, 5).unwrap(), 0.0);
         assert_eq!(mann_whitney_exact_sf(1, 3, 3).unwrap(), 0.25);
+        assert!(matches!(mann_whitney_exact_sf(1, usize::MAX, 1), Err(StatsError::InvalidArgument { .. })));
     }
 
     #[test]
@@ -208,14 +211,8 @@ mod tests {
 
     #[test]
     fn invalid_input() {
-        assert!(matches!(
-            welch_t_test(&[1.0], &[1.0, 2.0]),
-            Err(StatsError::TooFew { .. })
-        ));
-        assert!(matches!(
-            welch_t_test(&[1.0, 1.0], &[2.0, 2.0]),
-            Err(StatsError::Degenerate { .. })
-        ));
+        assert!(matches!(welch_t_test(&[1.0], &[1.0, 2.0]), Err(StatsError::TooFew { .. })));
+        assert!(matches!(welch_t_test(&[1.0, 1.0], &[2.0, 2.0]), Err(StatsError::Degenerate { .. })));
         assert!(matches!(
             mann_whitney_u(&[], &[1.0], MannWhitneyMethod::Auto),
             Err(StatsError::Empty { .. })

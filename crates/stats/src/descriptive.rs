@@ -242,30 +242,14 @@ mod tests {
         let s = describe(&[3.5]).unwrap();
         assert_eq!(s.std_sample, None);
         assert_eq!((s.mean, s.median, s.iqr, s.std_population), (3.5, 3.5, 0.0, 0.0));
-        assert!(matches!(
-            std_dev(&[3.5], Ddof::Sample),
-            Err(StatsError::TooFew {
-                needed: 2,
-                got: 1,
-                ..
-            })
-        ));
+        assert!(matches!(std_dev(&[3.5], Ddof::Sample), Err(StatsError::TooFew { needed: 2, got: 1, .. })));
     }
 
     #[test]
     fn invalid_input() {
         assert!(matches!(mean(&[]), Err(StatsError::Empty { .. })));
-        assert!(matches!(
-            median(&[1.0, f64::NAN]),
-            Err(StatsError::NonFinite { index: 1, .. })
-        ));
-        assert!(matches!(
-            quantile(&[1.0], 1.5),
-            Err(StatsError::InvalidArgument { .. })
-        ));
-        assert!(matches!(
-            quantiles(&[1.0], &[0.5, f64::NAN]),
-            Err(StatsError::InvalidArgument { .. })
-        ));
+        assert!(matches!(median(&[1.0, f64::NAN]), Err(StatsError::NonFinite { index: 1, .. })));
+        assert!(matches!(quantile(&[1.0], 1.5), Err(StatsError::InvalidArgument { .. })));
+        assert!(matches!(quantiles(&[1.0], &[0.5, f64::NAN]), Err(StatsError::InvalidArgument { .. })));
     }
 }

@@ -14,18 +14,10 @@ pub enum StatsError {
     Empty { what: String },
     /// Too few values for the statistic (a variance needs two).
     #[error("{what}: needs at least {needed} values, got {got}")]
-    TooFew {
-        what: String,
-        needed: usize,
-        got: usize,
-    },
+    TooFew { what: String, needed: usize, got: usize },
     /// Two inputs that must pair up element by element have different lengths.
     #[error("{what}: lengths differ ({left} vs {right})")]
-    LengthMismatch {
-        what: String,
-        left: usize,
-        right: usize,
-    },
+    LengthMismatch { what: String, left: usize, right: usize },
     /// A `NaN` or an infinity. scipy mostly propagates `NaN` (`nan_policy="propagate"`); this crate
     /// refuses it, so that a diverged run is noticed rather than averaged in.
     #[error("{what}: value at index {index} is not finite")]
@@ -46,10 +38,7 @@ pub type Result<T> = std::result::Result<T, StatsError>;
 pub(crate) fn check_finite(what: &str, xs: &[f64]) -> Result<()> {
     check_min_len(what, xs, 1)?;
     match xs.iter().position(|x| !x.is_finite()) {
-        Some(index) => Err(StatsError::NonFinite {
-            what: what.to_string(),
-            index,
-        }),
+        Some(index) => Err(StatsError::NonFinite { what: what.to_string(), index }),
         None => Ok(()),
     }
 }
@@ -57,15 +46,9 @@ pub(crate) fn check_finite(what: &str, xs: &[f64]) -> Result<()> {
 /// At least `needed` values (an empty input is reported as [`StatsError::Empty`]).
 pub(crate) fn check_min_len<T>(what: &str, xs: &[T], needed: usize) -> Result<()> {
     if xs.is_empty() && needed > 0 {
-        Err(StatsError::Empty {
-            what: what.to_string(),
-        })
+        Err(StatsError::Empty { what: what.to_string() })
     } else if xs.len() < needed {
-        Err(StatsError::TooFew {
-            what: what.to_string(),
-            needed,
-            got: xs.len(),
-        })
+        Err(StatsError::TooFew { what: what.to_string(), needed, got: xs.len() })
     } else {
         Ok(())
     }
@@ -82,26 +65,16 @@ pub(crate) fn check_same_len<A, B>(what: &str, left: &[A], right: &[B]) -> Resul
     if left.len() == right.len() {
         Ok(())
     } else {
-        Err(StatsError::LengthMismatch {
-            what: what.to_string(),
-            left: left.len(),
-            right: right.len(),
-        })
+        Err(StatsError::LengthMismatch { what: what.to_string(), left: left.len(), right: right.len() })
     }
 }
 
 pub(crate) fn invalid(what: &str, reason: impl Into<String>) -> StatsError {
-    StatsError::InvalidArgument {
-        what: what.to_string(),
-        reason: reason.into(),
-    }
+    StatsError::InvalidArgument { what: what.to_string(), reason: reason.into() }
 }
 
 pub(crate) fn degenerate(what: &str, reason: impl Into<String>) -> StatsError {
-    StatsError::Degenerate {
-        what: what.to_string(),
-        reason: reason.into(),
-    }
+    StatsError::Degenerate { what: what.to_string(), reason: reason.into() }
 }
 
 #[cfg(test)]
@@ -110,24 +83,14 @@ mod tests {
 
     #[test]
     fn checks_report_the_first_problem() {
-        assert!(matches!(
-            check_sample("x", &[], 2),
-            Err(StatsError::Empty { .. })
-        ));
+        assert!(matches!(check_sample("x", &[], 2), Err(StatsError::Empty { .. })));
         assert_eq!(
             check_sample("x", &[1.0], 2),
-            Err(StatsError::TooFew {
-                what: "x".into(),
-                needed: 2,
-                got: 1
-            })
+            Err(StatsError::TooFew { what: "x".into(), needed: 2, got: 1 })
         );
         assert_eq!(
             check_sample("x", &[1.0, f64::INFINITY, f64::NAN], 2),
-            Err(StatsError::NonFinite {
-                what: "x".into(),
-                index: 1
-            })
+            Err(StatsError::NonFinite { what: "x".into(), index: 1 })
         );
         assert!(check_same_len("x", &[1, 2], &[3]).is_err());
         assert!(check_sample("x", &[1.0, 2.0], 2).is_ok());
@@ -135,14 +98,7 @@ mod tests {
 
     #[test]
     fn messages_name_the_input() {
-        let e = StatsError::TooFew {
-            what: "levene: group 2".into(),
-            needed: 2,
-            got: 1,
-        };
-        assert_eq!(
-            e.to_string(),
-            "levene: group 2: needs at least 2 values, got 1"
-        );
+        let e = StatsError::TooFew { what: "levene: group 2".into(), needed: 2, got: 1 };
+        assert_eq!(e.to_string(), "levene: group 2: needs at least 2 values, got 1");
     }
 }

@@ -43,9 +43,7 @@ pub fn expected_max(values: &[f64], n: usize, sampling: Sampling) -> Result<Expe
 pub fn expected_max_curve(values: &[f64], sampling: Sampling) -> Result<Vec<ExpectedMax>> {
     check_finite("expected_max_curve", values)?;
     let v = sorted(values);
-    Ok((1..=v.len())
-        .map(|n| expected_max_sorted(&v, n, sampling))
-        .collect())
+    Ok((1..=v.len()).map(|n| expected_max_sorted(&v, n, sampling)).collect())
 }
 
 fn check_n(big_n: usize, n: usize, sampling: Sampling) -> Result<()> {
@@ -69,11 +67,7 @@ fn expected_max_sorted(v: &[f64], n: usize, sampling: Sampling) -> ExpectedMax {
     };
     let mean = sum(v.iter().zip(&p).map(|(x, p)| x * p));
     let var = sum(v.iter().zip(&p).map(|(x, p)| p * (x - mean) * (x - mean)));
-    ExpectedMax {
-        n,
-        mean,
-        std: var.sqrt(),
-    }
+    ExpectedMax { n, mean, std: var.sqrt() }
 }
 
 /// `p_i = (i / N)^n - ((i - 1) / N)^n`, i = 1..N.
@@ -137,9 +131,6 @@ mod tests {
             Err(StatsError::TooFew { .. })
         ));
         assert!(expected_max(&[1.0, 2.0], 3, Sampling::WithReplacement).is_ok());
-        assert!(matches!(
-            expected_max_curve(&[], Sampling::WithReplacement),
-            Err(StatsError::Empty { .. })
-        ));
+        assert!(matches!(expected_max_curve(&[], Sampling::WithReplacement), Err(StatsError::Empty { .. })));
     }
 }

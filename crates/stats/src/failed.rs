@@ -24,11 +24,7 @@ pub fn failed_runs(metrics: &[f64], baseline: f64) -> Result<FailedRuns> {
         return Err(invalid("failed_runs", "the baseline is not finite"));
     }
     let failed = metrics.iter().filter(|&&m| m <= baseline).count();
-    Ok(FailedRuns {
-        failed,
-        total: metrics.len(),
-        fraction: failed as f64 / metrics.len() as f64,
-    })
+    Ok(FailedRuns { failed, total: metrics.len(), fraction: failed as f64 / metrics.len() as f64 })
 }
 
 /// The most frequent training label; a tie goes to the smallest label, as
@@ -40,11 +36,7 @@ pub fn majority_label<T: Ord + Clone>(train_labels: &[T]) -> Result<T> {
         *counts.entry(label).or_default() += 1;
     }
     // `max_by_key` keeps the last maximum, so walk the classes from the largest down.
-    let (label, _) = counts
-        .into_iter()
-        .rev()
-        .max_by_key(|&(_, count)| count)
-        .expect("at least one label");
+    let (label, _) = counts.into_iter().rev().max_by_key(|&(_, count)| count).expect("at least one label");
     Ok(label.clone())
 }
 
@@ -86,10 +78,7 @@ mod tests {
     fn ties_go_to_the_smallest_label() {
         assert_eq!(majority_label(&[2, 1, 1, 2, 3]).unwrap(), 1);
         assert_eq!(majority_label(&["b", "a", "b"]).unwrap(), "b");
-        assert!(matches!(
-            majority_label::<u8>(&[]),
-            Err(StatsError::Empty { .. })
-        ));
+        assert!(matches!(majority_label::<u8>(&[]), Err(StatsError::Empty { .. })));
     }
 
     #[test]

@@ -19,11 +19,26 @@
 //!   values for a variance, mismatched lengths, a `NaN` or infinity anywhere (scipy would mostly
 //!   propagate `NaN`), or a statistic that is undefined for the input (a constant sample where a
 //!   correlation or a test needs variation; scipy returns `NaN` there).
+//! - Inputs are finite values of moderate magnitude (well below 1e150, so that squares and sums of
+//!   squares cannot overflow; the property tests cover up to 1e100).
 //! - Standard deviations state their divisor: [`Ddof::Sample`] (`n - 1`, what the papers report as
 //!   "std over seeds") or [`Ddof::Population`] (`n`, numpy's default).
-//! - p-values are two-sided. Their tail probabilities come from `statrs`' regularised incomplete
-//!   beta and error functions.
+//! - p-values are two-sided. Student's t and F tails come from `statrs`' regularised incomplete
+//!   beta function, normal tails from `libm`'s `erfc`.
 //! - Resampling is seeded and platform-independent through the crate's own [`SplitMix64`].
+//!
+//! ## Deliberate differences from the references
+//! - `NaN` and infinities are refused ([`StatsError::NonFinite`]) where scipy propagates `NaN`.
+//! - Undefined statistics are [`StatsError::Degenerate`] where scipy returns `NaN` or `inf`:
+//!   a correlation with a constant input, Levene's test when no group varies in its deviations,
+//!   Welch's test of two constant samples, an ANOVA with a residual of 0.
+//! - [`levene`] wants two values per group (scipy accepts one); [`pearson_test`] and
+//!   [`spearman_test`] want three pairs (scipy returns p = 1 or `NaN` for two).
+//! - A perfect correlation has p = 0 exactly; scipy can return ~1e-24 from rounding r to 1 - 1e-16.
+//! - [`permutation_test`] counts null values as tied with the observed one within a tolerance
+//!   scaled to the data, not only to the observed difference as scipy does; with tied data
+//!   (accuracies are multiples of 1 / dev size) scipy's p-value then depends on rounding, this
+//!   crate's equals the exact rational one.
 
 mod anova;
 mod compare;
@@ -39,12 +54,11 @@ mod rng;
 mod variance_tests;
 
 pub use anova::{
-    early_final_correlation, two_way_anova, two_way_anova_replicated, AnovaEffect,
-    AnovaResidual, TwoWayAnova,
+    early_final_correlation, two_way_anova, two_way_anova_replicated, AnovaEffect, AnovaResidual, TwoWayAnova,
 };
 pub use compare::{
-    mann_whitney_exact_sf, mann_whitney_u, welch_t_test, MannWhitneyMethod, MannWhitneyTest,
-    WelchTest,
+    mann_whitney_exact_sf, mann_whitney_u, welch_t_test, MannWhitneyMethod, MannWhitneyTest, WelchTest,
+    MAX_EXACT_U,
 };
 pub use descriptive::{
     describe, iqr, max, mean, median, min, quantile, quantiles, std_dev, variance, Ddof, Summary,
@@ -53,13 +67,13 @@ pub use error::{Result, StatsError};
 pub use evp::{expected_max, expected_max_curve, ExpectedMax, Sampling};
 pub use failed::{failed_runs, majority_baseline, majority_label, FailedRuns};
 pub use metrics::{
-    acc_and_f1, accuracy, f1, matthews_corrcoef, pearson, pearson_test, spearman, spearman_test,
-    AccAndF1, CorrelationTest,
+    acc_and_f1, accuracy, f1, matthews_corrcoef, pearson, pearson_test, spearman, spearman_test, AccAndF1,
+    CorrelationTest,
 };
 pub use rank::rank_average;
 pub use resampling::{
-    bootstrap_ci, permutation_test, permutation_test_exact, BootstrapCi, BootstrapStatistic,
-    PermutationTest, MAX_EXACT_SPLITS,
+    bootstrap_ci, permutation_test, permutation_test_exact, BootstrapCi, BootstrapStatistic, PermutationTest,
+    MAX_BOOTSTRAP_RESAMPLES, MAX_EXACT_SPLITS,
 };
 pub use rng::SplitMix64;
 pub use variance_tests::{levene, Center, FTest};

@@ -41,11 +41,7 @@ pub fn f1<T: PartialEq>(y_true: &[T], y_pred: &[T], positive: &T) -> Result<f64>
         }
     }
     let denominator = 2 * tp + fp + fn_;
-    Ok(if denominator == 0 {
-        0.0
-    } else {
-        (2 * tp) as f64 / denominator as f64
-    })
+    Ok(if denominator == 0 { 0.0 } else { (2 * tp) as f64 / denominator as f64 })
 }
 
 /// Matthews correlation coefficient (`sklearn.metrics.matthews_corrcoef`), multiclass form from
@@ -67,11 +63,7 @@ pub fn matthews_corrcoef<T: Ord>(y_true: &[T], y_pred: &[T]) -> Result<f64> {
     let cov_pred_pred = (n * n - dot(|c| c.1 * c.1)) as f64;
     let cov_true_true = (n * n - dot(|c| c.0 * c.0)) as f64;
     let denominator = cov_true_true * cov_pred_pred;
-    Ok(if denominator == 0.0 {
-        0.0
-    } else {
-        cov_true_pred / denominator.sqrt()
-    })
+    Ok(if denominator == 0.0 { 0.0 } else { cov_true_pred / denominator.sqrt() })
 }
 
 /// Accuracy, F1 and their mean, the MRPC and QQP headline metric.
@@ -87,11 +79,7 @@ pub struct AccAndF1 {
 pub fn acc_and_f1<T: PartialEq>(y_true: &[T], y_pred: &[T], positive: &T) -> Result<AccAndF1> {
     let acc = accuracy(y_true, y_pred)?;
     let f1 = f1(y_true, y_pred, positive)?;
-    Ok(AccAndF1 {
-        acc,
-        f1,
-        acc_and_f1: (acc + f1) / 2.0,
-    })
+    Ok(AccAndF1 { acc, f1, acc_and_f1: (acc + f1) / 2.0 })
 }
 
 /// A correlation coefficient and its two-sided p-value against "no correlation".
@@ -164,10 +152,7 @@ fn pearson_unchecked(what: &str, x: &[f64], y: &[f64]) -> Result<f64> {
 
 fn correlation_test(r: f64, n: usize) -> CorrelationTest {
     let df = (n - 2) as f64;
-    CorrelationTest {
-        statistic: r,
-        p_value: t_two_sided_from_x((1.0 - r) * (1.0 + r), df),
-    }
+    CorrelationTest { statistic: r, p_value: t_two_sided_from_x((1.0 - r) * (1.0 + r), df) }
 }
 
 #[cfg(test)]
@@ -189,30 +174,11 @@ mod tests {
 
     #[test]
     fn invalid_input() {
-        assert!(matches!(
-            accuracy::<u8>(&[], &[]),
-            Err(StatsError::Empty { .. })
-        ));
-        assert!(matches!(
-            f1(&[1, 0], &[1], &1),
-            Err(StatsError::LengthMismatch {
-                left: 2,
-                right: 1,
-                ..
-            })
-        ));
-        assert!(matches!(
-            pearson(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]),
-            Err(StatsError::Degenerate { .. })
-        ));
-        assert!(matches!(
-            spearman(&[1.0, 2.0, 3.0], &[5.0, 5.0, 5.0]),
-            Err(StatsError::Degenerate { .. })
-        ));
-        assert!(matches!(
-            pearson_test(&[1.0, 2.0], &[1.0, 3.0]),
-            Err(StatsError::TooFew { needed: 3, .. })
-        ));
+        assert!(matches!(accuracy::<u8>(&[], &[]), Err(StatsError::Empty { .. })));
+        assert!(matches!(f1(&[1, 0], &[1], &1), Err(StatsError::LengthMismatch { left: 2, right: 1, .. })));
+        assert!(matches!(pearson(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), Err(StatsError::Degenerate { .. })));
+        assert!(matches!(spearman(&[1.0, 2.0, 3.0], &[5.0, 5.0, 5.0]), Err(StatsError::Degenerate { .. })));
+        assert!(matches!(pearson_test(&[1.0, 2.0], &[1.0, 3.0]), Err(StatsError::TooFew { needed: 3, .. })));
         assert!(matches!(
             pearson(&[1.0, f64::NAN], &[1.0, 3.0]),
             Err(StatsError::NonFinite { index: 1, .. })

@@ -22,8 +22,11 @@ pub struct PermutationTest {
     pub exact: bool,
 }
 
-/// The most splits [`permutation_test_exact`] enumerates.
+/// The most splits [`permutation_test_exact`] enumerates (seconds of work).
 pub const MAX_EXACT_SPLITS: u64 = 50_000_000;
+
+/// The most resamples [`bootstrap_ci`] keeps in memory (80 MB).
+pub const MAX_BOOTSTRAP_RESAMPLES: usize = 10_000_000;
 
 /// Two-sided permutation test of `mean(x) - mean(y)` for independent samples, as
 /// `scipy.stats.permutation_test((x, y), statistic, permutation_type="independent",
@@ -54,18 +57,13 @@ pub fn permutation_test(x: &[f64], y: &[f64], n_resamples: u64, seed: u64) -> Re
     let mut pooled: Vec<f64> = x.iter().chain(y).copied().collect();
     let gamma = tie_allowance(observed, &pooled);
     let mut rng = SplitMix64::new(seed);
-    let mut null = Vec::with_capacity(n_resamples as usize);
+    let mut counts = TailCounts::default();
     for _ in 0..n_resamples {
         rng.shuffle(&mut pooled);
         let (a, b) = pooled.split_at(x.len());
-        null.push(mean_unchecked(a) - mean_unchecked(b));
+        counts.add(mean_unchecked(a) - mean_unchecked(b), observed, gamma);
     }
-    Ok(PermutationTest {
-        statistic: observed,
-        p_value: two_sided_p(&null, observed, gamma, 1),
-        n_resamples,
-        exact: false,
-    })
+    Ok(PermutationTest { statistic: observed, p_value: counts.two_sided_p(1), n_resamples, exact: false })
 }
 
 /// The exact two-sided permutation test of `mean(x) - mean(y)`: every one of the
@@ -75,17 +73,16 @@ pub fn permutation_test(x: &[f64], y: &[f64], n_resamples: u64, seed: u64) -> Re
 pub fn permutation_test_exact(x: &[f64], y: &[f64]) -> Result<PermutationTest> {
     check_two("permutation_test_exact", x, y)?;
     let (n1, n) = (x.len(), x.len() + y.len());
-    let total = splits(n1, y.len())
-        .filter(|&s| s <= MAX_EXACT_SPLITS)
-        .ok_or_else(|| {
-            invalid(
-                "permutation_test_exact",
-                format!("more than {MAX_EXACT_SPLITS} splits of {n1} + {} values", y.len()),
-            )
-        })?;
+    let total = splits(n1, y.len()).filter(|&s| s <= MAX_EXACT_SPLITS).ok_or_else(|| {
+        invalid(
+            "permutation_test_exact",
+            format!("more than {MAX_EXACT_SPLITS} splits of {n1} + {} values", y.len()),
+        )
+    })?;
     let observed = mean_unchecked(x) - mean_unchecked(y);
     let pooled: Vec<f64> = x.iter().chain(y).copied().collect();
-    let mut null = Vec::with_capacity(total as usize);
+    let gamma = tie_allowance(observed, &pooled);
+    let mut counts = TailCounts::default();
     // Lexicographic enumeration of the n1-subsets of 0..n taken as the first sample.
     let mut chosen: Vec<usize> = (0..n1).collect();
     let (mut a, mut b) = (Vec::with_capacity(n1), Vec::with_capacity(n - n1));
@@ -101,7 +98,7 @@ pub fn permutation_test_exact(x: &[f64], y: &[f64]) -> Result<PermutationTest> {
                 b.push(v);
             }
         }
-        null.push(mean_unchecked(&a) - mean_unchecked(&b));
+        counts.add(mean_unchecked(&a) - mean_unchecked(&b), observed, gamma);
         // Advance to the next subset: bump the rightmost index that can move.
         let Some(j) = (0..n1).rev().find(|&j| chosen[j] < n - n1 + j) else {
             break;
@@ -111,10 +108,10 @@ pub fn permutation_test_exact(x: &[f64], y: &[f64]) -> Result<PermutationTest> {
             chosen[k] = chosen[k - 1] + 1;
         }
     }
-    debug_assert_eq!(null.len() as u64, total);
+    debug_assert_eq!(counts.total, total);
     Ok(PermutationTest {
         statistic: observed,
-        p_value: two_sided_p(&null, observed, tie_allowance(observed, &pooled), 0),
+        p_value: counts.two_sided_p(0),
         n_resamples: total,
         exact: true,
     })
@@ -144,15 +141,30 @@ fn tie_allowance(observed: f64, pooled: &[f64]) -> f64 {
     100.0 * f64::EPSILON * scale
 }
 
-/// scipy's two-sided p-value from a null distribution, with `adjustment` 1 for random
-/// permutations and 0 for exact enumeration.
-fn two_sided_p(null: &[f64], observed: f64, gamma: f64, adjustment: u64) -> f64 {
-    let less = null.iter().filter(|&&s| s <= observed + gamma).count() as u64;
-    let greater = null.iter().filter(|&&s| s >= observed - gamma).count() as u64;
-    let denominator = (null.len() as u64 + adjustment) as f64;
-    let p_less = (less + adjustment) as f64 / denominator;
-    let p_greater = (greater + adjustment) as f64 / denominator;
-    (2.0 * p_less.min(p_greater)).clamp(0.0, 1.0)
+/// The null distribution as far as the p-value needs it: how many values lie at or below, and at
+/// or above, the observed statistic.
+#[derive(Debug, Default)]
+struct TailCounts {
+    less: u64,
+    greater: u64,
+    total: u64,
+}
+
+impl TailCounts {
+    fn add(&mut self, null_value: f64, observed: f64, gamma: f64) {
+        self.less += u64::from(null_value <= observed + gamma);
+        self.greater += u64::from(null_value >= observed - gamma);
+        self.total += 1;
+    }
+
+    /// scipy's two-sided p-value, with `adjustment` 1 for random permutations and 0 for exact
+    /// enumeration.
+    fn two_sided_p(&self, adjustment: u64) -> f64 {
+        let denominator = (self.total + adjustment) as f64;
+        let p_less = (self.less + adjustment) as f64 / denominator;
+        let p_greater = (self.greater + adjustment) as f64 / denominator;
+        (2.0 * p_less.min(p_greater)).clamp(0.0, 1.0)
+    }
 }
 
 /// The statistic a bootstrap interval is for.
@@ -204,7 +216,7 @@ pub struct BootstrapCi {
 /// Draws `n_resamples` samples of `xs.len()` values with replacement (indices from [`SplitMix64`]
 /// seeded with `seed`, one sample after another), computes the statistic of each, and returns the
 /// `(1 - level) / 2` and `(1 + level) / 2` quantiles of those (numpy's linear quantile, as scipy).
-/// Needs `n_resamples >= 2` and `0 < confidence_level < 1`.
+/// Needs `2 <= n_resamples <=` [`MAX_BOOTSTRAP_RESAMPLES`] and `0 < confidence_level < 1`.
 pub fn bootstrap_ci(
     xs: &[f64],
     statistic: BootstrapStatistic,
@@ -214,13 +226,13 @@ pub fn bootstrap_ci(
 ) -> Result<BootstrapCi> {
     check_sample("bootstrap_ci", xs, statistic.needs())?;
     if !(confidence_level > 0.0 && confidence_level < 1.0) {
+        return Err(invalid("bootstrap_ci", format!("confidence_level {confidence_level} is not in (0, 1)")));
+    }
+    if !(2..=MAX_BOOTSTRAP_RESAMPLES).contains(&n_resamples) {
         return Err(invalid(
             "bootstrap_ci",
-            format!("confidence_level {confidence_level} is not in (0, 1)"),
+            format!("n_resamples {n_resamples} is not in 2..={MAX_BOOTSTRAP_RESAMPLES}"),
         ));
-    }
-    if n_resamples < 2 {
-        return Err(invalid("bootstrap_ci", "n_resamples must be at least 2"));
     }
     let mut rng = SplitMix64::new(seed);
     let mut resample = vec![0.0; xs.len()];
@@ -271,25 +283,20 @@ mod tests {
 
     #[test]
     fn invalid_input() {
-        assert!(matches!(
-            permutation_test(&[], &[1.0], 100, 0),
-            Err(StatsError::Empty { .. })
-        ));
-        assert!(matches!(
-            permutation_test(&[1.0], &[1.0], 0, 0),
-            Err(StatsError::InvalidArgument { .. })
-        ));
+        assert!(matches!(permutation_test(&[], &[1.0], 100, 0), Err(StatsError::Empty { .. })));
+        assert!(matches!(permutation_test(&[1.0], &[1.0], 0, 0), Err(StatsError::InvalidArgument { .. })));
         assert!(matches!(
             permutation_test_exact(&[0.0; 30], &[1.0; 30]),
             Err(StatsError::InvalidArgument { .. })
         ));
         let sd = BootstrapStatistic::StdDev(Ddof::Sample);
-        assert!(matches!(
-            bootstrap_ci(&[1.0], sd, 0.95, 100, 0),
-            Err(StatsError::TooFew { .. })
-        ));
+        assert!(matches!(bootstrap_ci(&[1.0], sd, 0.95, 100, 0), Err(StatsError::TooFew { .. })));
         assert!(matches!(
             bootstrap_ci(&[1.0, 2.0], sd, 1.0, 100, 0),
+            Err(StatsError::InvalidArgument { .. })
+        ));
+        assert!(matches!(
+            bootstrap_ci(&[1.0, 2.0], sd, 0.9, usize::MAX, 0),
             Err(StatsError::InvalidArgument { .. })
         ));
         assert!(matches!(

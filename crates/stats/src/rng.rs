@@ -30,8 +30,11 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
-    /// A uniform integer in `0..n` (`n > 0`), without modulo bias: Lemire's multiply-and-shift
-    /// with rejection ("Fast random integer generation in an interval", 2019).
+    /// A uniform integer in `0..n`, without modulo bias: Lemire's multiply-and-shift with
+    /// rejection ("Fast random integer generation in an interval", 2019).
+    ///
+    /// # Panics
+    /// If `n == 0`.
     pub fn below(&mut self, n: u64) -> u64 {
         assert!(n > 0, "SplitMix64::below(0)");
         let mut m = u128::from(self.next_u64()) * u128::from(n);
@@ -44,7 +47,10 @@ impl SplitMix64 {
         (m >> 64) as u64
     }
 
-    /// A uniform index in `0..n` (`n > 0`).
+    /// A uniform index in `0..n`.
+    ///
+    /// # Panics
+    /// If `n == 0`.
     pub fn index(&mut self, n: usize) -> usize {
         self.below(n as u64) as usize
     }

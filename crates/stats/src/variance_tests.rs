@@ -59,29 +59,15 @@ pub fn levene<G: AsRef<[f64]>>(groups: &[G], center: Center) -> Result<FTest> {
     let n_total: usize = z.iter().map(Vec::len).sum();
     let z_means: Vec<f64> = z.iter().map(|zi| mean_unchecked(zi)).collect();
     let z_grand = sum(z.iter().zip(&z_means).map(|(zi, m)| zi.len() as f64 * m)) / n_total as f64;
-    let between = sum(z
-        .iter()
-        .zip(&z_means)
-        .map(|(zi, m)| zi.len() as f64 * (m - z_grand) * (m - z_grand)));
-    let within = sum(z
-        .iter()
-        .zip(&z_means)
-        .flat_map(|(zi, m)| zi.iter().map(move |x| (x - m) * (x - m))));
+    let between = sum(z.iter().zip(&z_means).map(|(zi, m)| zi.len() as f64 * (m - z_grand) * (m - z_grand)));
+    let within = sum(z.iter().zip(&z_means).flat_map(|(zi, m)| zi.iter().map(move |x| (x - m) * (x - m))));
     if within == 0.0 {
-        return Err(degenerate(
-            "levene",
-            "every absolute deviation equals its group's mean deviation",
-        ));
+        return Err(degenerate("levene", "every absolute deviation equals its group's mean deviation"));
     }
     let df_num = (k - 1) as f64;
     let df_den = (n_total - k) as f64;
     let statistic = (df_den * between) / (df_num * within);
-    Ok(FTest {
-        statistic,
-        df_num,
-        df_den,
-        p_value: f_sf(statistic, df_num, df_den),
-    })
+    Ok(FTest { statistic, df_num, df_den, p_value: f_sf(statistic, df_num, df_den) })
 }
 
 #[cfg(test)]
@@ -92,25 +78,16 @@ mod tests {
     #[test]
     fn invalid_input() {
         let one: [&[f64]; 1] = [&[1.0, 2.0]];
-        assert!(matches!(
-            levene(&one, Center::Mean),
-            Err(StatsError::TooFew { needed: 2, .. })
-        ));
+        assert!(matches!(levene(&one, Center::Mean), Err(StatsError::TooFew { needed: 2, .. })));
         let tiny: [&[f64]; 2] = [&[1.0, 2.0], &[3.0]];
         assert!(matches!(
             levene(&tiny, Center::Median),
             Err(StatsError::TooFew { what, .. }) if what == "levene: group 1"
         ));
         let empty: [&[f64]; 2] = [&[1.0, 2.0], &[]];
-        assert!(matches!(
-            levene(&empty, Center::Median),
-            Err(StatsError::Empty { .. })
-        ));
+        assert!(matches!(levene(&empty, Center::Median), Err(StatsError::Empty { .. })));
         let flat: [&[f64]; 2] = [&[1.0, 1.0], &[2.0, 2.0, 2.0]];
-        assert!(matches!(
-            levene(&flat, Center::Mean),
-            Err(StatsError::Degenerate { .. })
-        ));
+        assert!(matches!(levene(&flat, Center::Mean), Err(StatsError::Degenerate { .. })));
     }
 
     #[test]

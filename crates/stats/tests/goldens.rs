@@ -24,9 +24,7 @@ fn goldens() -> &'static Value {
 }
 
 fn section(name: &str) -> &'static [Value] {
-    goldens()[name]
-        .as_array()
-        .unwrap_or_else(|| panic!("golden section {name}"))
+    goldens()[name].as_array().unwrap_or_else(|| panic!("golden section {name}"))
 }
 
 fn num(v: &Value) -> f64 {
@@ -44,11 +42,7 @@ fn nums(v: &Value) -> Vec<f64> {
 }
 
 fn ints(v: &Value) -> Vec<i64> {
-    v.as_array()
-        .expect("an array")
-        .iter()
-        .map(|x| x.as_i64().expect("an integer"))
-        .collect()
+    v.as_array().expect("an array").iter().map(|x| x.as_i64().expect("an integer")).collect()
 }
 
 fn name(case: &Value) -> &str {
@@ -195,18 +189,12 @@ fn majority_baseline_matches_dummy_classifier() {
     for case in section("majority_baseline") {
         let n = name(case);
         let (train, dev) = (ints(&case["train"]), ints(&case["dev"]));
-        assert_eq!(
-            majority_label(&train).unwrap(),
-            case["label"].as_i64().unwrap(),
-            "{n}"
-        );
+        assert_eq!(majority_label(&train).unwrap(), case["label"].as_i64().unwrap(), "{n}");
         let b = match case["metric"].as_str().unwrap() {
             "accuracy" => majority_baseline(&train, &dev, accuracy),
             "f1" => majority_baseline(&train, &dev, |t, p| f1(t, p, &1)),
             "mcc" => majority_baseline(&train, &dev, matthews_corrcoef),
-            "acc_and_f1" => {
-                majority_baseline(&train, &dev, |t, p| Ok(acc_and_f1(t, p, &1)?.acc_and_f1))
-            }
+            "acc_and_f1" => majority_baseline(&train, &dev, |t, p| Ok(acc_and_f1(t, p, &1)?.acc_and_f1)),
             other => panic!("unknown metric {other}"),
         };
         stat(b.unwrap(), &case["baseline"], n);
