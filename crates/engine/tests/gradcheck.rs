@@ -167,13 +167,22 @@ fn attention_case(dropout: Option<Dropout>) {
     let r = randn(tokens * shape.hidden(), 19, 1.0);
     let f = |qkv: &[f32]| {
         let (mut probs, mut ctx) = (vec![0.0; shape.probs_len()], vec![0.0; tokens * shape.hidden()]);
-        attention_forward(shape, qkv, &lens, &mut probs, &mut ctx, dropout.as_ref());
+        attention_forward(
+            shape,
+            qkv,
+            &lens,
+            &mut probs,
+            &mut vec![0.0; shape.probs_len()],
+            &mut ctx,
+            dropout.as_ref(),
+        );
         dot(&ctx, &r)
     };
     let (mut probs, mut ctx) = (vec![0.0; shape.probs_len()], vec![0.0; tokens * shape.hidden()]);
-    attention_forward(shape, &qkv, &lens, &mut probs, &mut ctx, dropout.as_ref());
+    let mut dropped = vec![0.0; if dropout.is_some() { shape.probs_len() } else { 0 }];
+    attention_forward(shape, &qkv, &lens, &mut probs, &mut dropped, &mut ctx, dropout.as_ref());
     let mut dqkv = vec![f32::NAN; qkv.len()];
-    attention_backward(shape, &qkv, &lens, &probs, &r, &mut dqkv, dropout.as_ref());
+    attention_backward(shape, &qkv, &lens, &probs, &dropped, &r, &mut dqkv);
     check("attention dqkv", &qkv, &dqkv, f);
     // Padded keys get exactly zero weight.
     for h in 0..shape.heads {

@@ -80,6 +80,8 @@ impl Mode {
 pub(crate) struct LayerCache {
     pub qkv: Vec<f32>,
     pub probs: Vec<f32>,
+    /// Attention probabilities after dropout (empty without dropout).
+    pub dropped: Vec<f32>,
     pub ctx: Vec<f32>,
     /// Input of the attention LayerNorm: dropout(ctx·Woᵀ + b) + x.
     pub attn_sum: Vec<f32>,

@@ -147,7 +147,8 @@ fn layer_forward(
     let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
     linear_forward(x, weight(p, &l.qkv), Some(bias(p, &l.qkv)), &mut c.qkv, h, 3 * h);
     let attn_drop = mode.dropout(cfg.attention_dropout, Site::AttentionProbs(depth));
-    attention_forward(shape, &c.qkv, lens, &mut c.probs, &mut c.ctx, attn_drop.as_ref());
+    fit(&mut c.dropped, if attn_drop.is_some() { shape.probs_len() } else { 0 });
+    attention_forward(shape, &c.qkv, lens, &mut c.probs, &mut c.dropped, &mut c.ctx, attn_drop.as_ref());
     linear_forward(&c.ctx, weight(p, &l.attn_out), None, &mut c.attn_sum, h, h);
     let drop = mode.dropout(cfg.hidden_dropout, Site::AttentionOutput(depth));
     bias_dropout_residual(&mut c.attn_sum, bias(p, &l.attn_out), x, drop.as_ref());
@@ -277,8 +278,7 @@ pub(crate) fn backward(
         s.dinput.copy_from_slice(&s.ds);
         let (dw, _) = linear_grads(grads, &l.attn_out);
         linear_backward(&c.ctx, weight(p, &l.attn_out), &s.dbranch, Some(&mut s.dctx), false, dw, None, h, h);
-        let attn_drop = mode.dropout(cfg.attention_dropout, Site::AttentionProbs(d));
-        attention_backward(shape, &c.qkv, &batch.lens, &c.probs, &s.dctx, &mut s.dqkv, attn_drop.as_ref());
+        attention_backward(shape, &c.qkv, &batch.lens, &c.probs, &c.dropped, &s.dctx, &mut s.dqkv);
         let (dw, dbias) = linear_grads(grads, &l.qkv);
         linear_backward(x, weight(p, &l.qkv), &s.dqkv, Some(&mut s.dinput), true, dw, Some(dbias), h, 3 * h);
         std::mem::swap(&mut s.dhidden, &mut s.dinput);

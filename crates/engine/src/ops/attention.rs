@@ -54,47 +54,51 @@ impl AttentionShape {
     }
 }
 
-/// Writes the attention probabilities (before dropout) into `probs` and the context into
-/// `ctx[tokens, hidden]`.
+/// Writes the attention probabilities into `probs` and the context into `ctx[tokens, hidden]`. With
+/// dropout, the probabilities after dropout go to `dropped` (same length as `probs`), which the backward
+/// pass then reads instead of regenerating the mask; without dropout `dropped` may be empty.
 pub fn attention_forward(
     shape: AttentionShape,
     qkv: &[f32],
     lens: &[usize],
     probs: &mut [f32],
+    dropped: &mut [f32],
     ctx: &mut [f32],
     dropout: Option<&Dropout>,
 ) {
     shape.check(qkv, lens, probs);
     assert_eq!(ctx.len(), shape.batch * shape.seq * shape.hidden());
+    assert!(
+        dropout.is_none() || dropped.len() == probs.len(),
+        "dropout needs a buffer for dropped probabilities"
+    );
     let (s, hid, d) = (shape.seq, shape.hidden(), shape.head_dim);
     let ctx_ptr = SendPtr(ctx.as_mut_ptr());
-    probs.par_chunks_mut(s * s).enumerate().for_each_init(
-        || vec![0.0f32; s * s],
-        |dropped, (job, p)| {
-            let (b, h) = (job / shape.heads, job % shape.heads);
-            let len = lens[b];
-            let (q, k, v) = shape.qkv_views(b, h, len);
-            let scores = View::row_major(0, s, len, s);
-            gemm_view(p, scores, qkv, q, qkv, k.t(), shape.scale(), false, Par::Serial);
-            for row in p.chunks_mut(s) {
-                softmax_in_place(&mut row[..len]);
-                row[len..].fill(0.0);
+    // Without dropout, `dropped` is not used: give every job an empty chunk.
+    let chunk = if dropout.is_some() { s * s } else { 1 };
+    let mut empty = vec![0.0f32; if dropout.is_some() { 0 } else { probs.len() / (s * s) }];
+    let dropped: &mut [f32] = if dropout.is_some() { dropped } else { &mut empty };
+    probs.par_chunks_mut(s * s).zip(dropped.par_chunks_mut(chunk)).enumerate().for_each(|(job, (p, pd))| {
+        let (b, h) = (job / shape.heads, job % shape.heads);
+        let len = lens[b];
+        let (q, k, v) = shape.qkv_views(b, h, len);
+        let scores = View::row_major(0, s, len, s);
+        gemm_view(p, scores, qkv, q, qkv, k.t(), shape.scale(), false, Par::Serial);
+        for row in p.chunks_mut(s) {
+            softmax_in_place(&mut row[..len]);
+            row[len..].fill(0.0);
+        }
+        let weights: &[f32] = match dropout {
+            Some(dr) => {
+                dr.for_each_factor((job * s * s) as u64, s * s, |i, f| pd[i] = p[i] * f);
+                pd
             }
-            let weights: &[f32] = match dropout {
-                Some(dr) => {
-                    let first = (job * s * s) as u64;
-                    for (i, (o, x)) in dropped.iter_mut().zip(p.iter()).enumerate() {
-                        *o = *x * dr.factor(first + i as u64);
-                    }
-                    dropped
-                }
-                None => p,
-            };
-            let out = View::row_major(b * s * hid + h * d, s, d, hid);
-            // SAFETY: this job alone writes the columns of head `h` in the rows of sequence `b`.
-            unsafe { gemm_raw(ctx_ptr.get(), out, weights, scores, qkv, v, 1.0, false, Par::Serial) };
-        },
-    );
+            None => p,
+        };
+        let out = View::row_major(b * s * hid + h * d, s, d, hid);
+        // SAFETY: this job alone writes the columns of head `h` in the rows of sequence `b`.
+        unsafe { gemm_raw(ctx_ptr.get(), out, weights, scores, qkv, v, 1.0, false, Par::Serial) };
+    });
 }
 
 fn softmax_in_place(row: &mut [f32]) {
@@ -109,60 +113,51 @@ fn softmax_in_place(row: &mut [f32]) {
 }
 
 /// Backward of [`attention_forward`]: writes `dqkv[tokens, 3·hidden]` (overwriting it) from `dctx`.
+/// `dropped` is the forward pass's `dropped` buffer when it ran with dropout, else empty.
+///
+/// With `Pd` the probabilities after dropout, the softmax backward needs no mask:
+/// `dS = Pd ⊙ dPd − P · Σⱼ (Pd ⊙ dPd)`, because `P ⊙ dP = Pd ⊙ dPd` element by element.
 pub fn attention_backward(
     shape: AttentionShape,
     qkv: &[f32],
     lens: &[usize],
     probs: &[f32],
+    dropped: &[f32],
     dctx: &[f32],
     dqkv: &mut [f32],
-    dropout: Option<&Dropout>,
 ) {
     shape.check(qkv, lens, probs);
+    assert!(dropped.is_empty() || dropped.len() == probs.len());
     assert_eq!(dqkv.len(), qkv.len());
     assert_eq!(dctx.len(), shape.batch * shape.seq * shape.hidden());
     let (s, hid, d) = (shape.seq, shape.hidden(), shape.head_dim);
     let dqkv_ptr = SendPtr(dqkv.as_mut_ptr());
     (0..shape.batch * shape.heads).into_par_iter().for_each_init(
-        || (vec![0.0f32; s * s], vec![0.0f32; s * s]),
-        |(dropped, dp), job| {
+        || vec![0.0f32; s * s],
+        |dp, job| {
             let (b, h) = (job / shape.heads, job % shape.heads);
             let len = lens[b];
             let p = &probs[job * s * s..(job + 1) * s * s];
+            let pd = if dropped.is_empty() { p } else { &dropped[job * s * s..(job + 1) * s * s] };
             let (q, k, v) = shape.qkv_views(b, h, len);
             let scores = View::row_major(0, s, len, s);
             let dout = View::row_major(b * s * hid + h * d, s, d, hid);
-            let first = (job * s * s) as u64;
-            let weights: &[f32] = match dropout {
-                Some(dr) => {
-                    for (i, (o, x)) in dropped.iter_mut().zip(p).enumerate() {
-                        *o = *x * dr.factor(first + i as u64);
-                    }
-                    dropped
-                }
-                None => p,
-            };
             // SAFETY (all writes below): this job alone writes the Q, K and V columns of head `h` in the
             // rows of sequence `b`, and `dqkv` is a different buffer from every input.
             unsafe {
-                // dV = Wᵀ · dctx, for the real keys; padded keys get zero.
-                gemm_raw(dqkv_ptr.get(), v, weights, scores.t(), dctx, dout, 1.0, false, Par::Serial);
+                // dV = Pdᵀ · dctx, for the real keys; padded keys get zero.
+                gemm_raw(dqkv_ptr.get(), v, pd, scores.t(), dctx, dout, 1.0, false, Par::Serial);
                 zero_rows(dqkv_ptr, v.offset, len..s, d, 3 * hid);
                 zero_rows(dqkv_ptr, k.offset, len..s, d, 3 * hid);
             }
-            // dP = dctx · Vᵀ, then through the dropout mask to the softmax output.
+            // dPd = dctx · Vᵀ, then the softmax backward.
             gemm_view(dp, scores, dctx, dout, qkv, v.t(), 1.0, false, Par::Serial);
             for i in 0..s {
-                let (prow, grow) = (&p[i * s..i * s + len], &mut dp[i * s..i * s + len]);
-                if let Some(dr) = dropout {
-                    for (j, g) in grow.iter_mut().enumerate() {
-                        *g *= dr.factor(first + (i * s + j) as u64);
-                    }
-                }
-                // Softmax backward: dS = P ⊙ (dP - Σ_j P·dP).
-                let dot: f32 = prow.iter().zip(grow.iter()).map(|(a, b)| a * b).sum();
-                for (g, pv) in grow.iter_mut().zip(prow) {
-                    *g = *pv * (*g - dot);
+                let (prow, pdrow) = (&p[i * s..i * s + len], &pd[i * s..i * s + len]);
+                let grow = &mut dp[i * s..i * s + len];
+                let dot: f32 = pdrow.iter().zip(grow.iter()).map(|(a, b)| a * b).sum();
+                for ((g, pv), pdv) in grow.iter_mut().zip(prow).zip(pdrow) {
+                    *g = *pdv * *g - *pv * dot;
                 }
             }
             let scale = shape.scale();

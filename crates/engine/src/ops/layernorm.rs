@@ -96,13 +96,11 @@ pub fn bias_dropout_residual(a: &mut [f32], bias: &[f32], residual: &[f32], drop
     assert_eq!(a.len(), residual.len());
     for_each_row(a, cols, |r, row| {
         let res = &residual[r * cols..(r + 1) * cols];
-        let base = (r * cols) as u64;
-        for (j, ((v, b), s)) in row.iter_mut().zip(bias).zip(res).enumerate() {
-            let kept = match dropout {
-                Some(d) => (*v + *b) * d.factor(base + j as u64),
-                None => *v + *b,
-            };
-            *v = kept + *s;
+        match dropout {
+            Some(d) => {
+                d.for_each_factor((r * cols) as u64, cols, |j, f| row[j] = (row[j] + bias[j]) * f + res[j])
+            }
+            None => row.iter_mut().zip(bias).zip(res).for_each(|((v, b), s)| *v = *v + *b + *s),
         }
     });
 }
