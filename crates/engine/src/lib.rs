@@ -8,6 +8,7 @@
 //! The engine runs on the rayon pool it is called from; see [`par::ThreadPool`] to build one with a given
 //! number of threads.
 
+pub mod fastmath;
 pub mod matmul;
 pub mod ops;
 pub mod par;

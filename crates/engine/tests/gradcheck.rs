@@ -55,7 +55,12 @@ fn check(name: &str, x: &[f32], analytic: &[f32], loss: impl Fn(&[f32]) -> f64) 
 
 #[test]
 fn linear() {
-    let (rows, inp, out) = (5, 7, 4);
+    // Both orientations of the weight gradient: outputs < inputs and outputs > inputs.
+    linear_case(5, 7, 4);
+    linear_case(5, 4, 9);
+}
+
+fn linear_case(rows: usize, inp: usize, out: usize) {
     let (x, w, b, r) =
         (randn(rows * inp, 1, 1.0), randn(out * inp, 2, 1.0), randn(out, 3, 1.0), randn(rows * out, 4, 1.0));
     let f = |x: &[f32], w: &[f32], b: &[f32]| {
@@ -79,13 +84,13 @@ fn bias_and_activations() {
     for act in [Activation::Gelu, Activation::GeluNew, Activation::Tanh, Activation::Relu] {
         let f = |x: &[f32], b: &[f32]| {
             let (mut pre, mut out) = (x.to_vec(), vec![0.0; x.len()]);
-            bias_act_forward(&mut pre, &mut out, b, act);
+            bias_act_forward(&mut pre, &mut out, b, act, false);
             dot(&out, &r)
         };
-        let (mut pre, mut out) = (x.clone(), vec![0.0; x.len()]);
-        bias_act_forward(&mut pre, &mut out, &bias, act);
+        let (mut kept, mut out) = (x.clone(), vec![0.0; x.len()]);
+        bias_act_forward(&mut kept, &mut out, &bias, act, true);
         let (mut dpre, mut dbias) = (vec![0.0; x.len()], vec![0.0; cols]);
-        bias_act_backward(&pre, &r, &mut dpre, &mut dbias, act);
+        bias_act_backward(&kept, &r, &mut dpre, &mut dbias);
         check(&format!("{act:?} dx"), &x, &dpre, |v| f(v, &bias));
         check(&format!("{act:?} dbias"), &bias, &dbias, |v| f(&x, v));
 

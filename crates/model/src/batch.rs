@@ -88,7 +88,8 @@ pub(crate) struct LayerCache {
     pub attn_mean: Vec<f32>,
     pub attn_rstd: Vec<f32>,
     pub attn_out: Vec<f32>,
-    pub ffn_pre: Vec<f32>,
+    /// The feed-forward pre-activation; in training, overwritten by the activation's derivative.
+    pub ffn_deriv: Vec<f32>,
     pub ffn_act: Vec<f32>,
     pub ffn_sum: Vec<f32>,
     pub ffn_mean: Vec<f32>,

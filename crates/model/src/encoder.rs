@@ -63,7 +63,8 @@ fn attention_shape(cfg: &EncoderConfig, batch: &Batch) -> AttentionShape {
     AttentionShape { batch: batch.batch, seq: batch.seq, heads: cfg.num_heads, head_dim: cfg.head_dim() }
 }
 
-/// Runs the encoder on `batch`; the last hidden state is then [`Workspace::hidden`].
+/// Runs the encoder on `batch`; the last hidden state is then [`Workspace::hidden`]. With `backward`, it
+/// keeps what [`backward`] needs (activation derivatives) rather than what only a forward pass needs.
 pub(crate) fn forward(
     cfg: &EncoderConfig,
     layout: &Layout,
@@ -71,6 +72,7 @@ pub(crate) fn forward(
     batch: &Batch,
     mode: Mode,
     ws: &mut Workspace,
+    backward: bool,
 ) {
     let t = batch.tokens();
     let (e, h, i) = (cfg.embedding_size, cfg.hidden_size, cfg.intermediate_size);
@@ -123,12 +125,12 @@ pub(crate) fn forward(
         }
         fit(&mut c.qkv, t * 3 * h);
         fit(&mut c.probs, shape.probs_len());
-        fit(&mut c.ffn_pre, t * i);
+        fit(&mut c.ffn_deriv, t * i);
         fit(&mut c.ffn_act, t * i);
         for buf in [&mut c.attn_mean, &mut c.attn_rstd, &mut c.ffn_mean, &mut c.ffn_rstd] {
             fit(buf, t);
         }
-        layer_forward(cfg, layer, p, x, c, shape, &batch.lens, mode, d);
+        layer_forward(cfg, layer, p, x, c, shape, &batch.lens, mode, d, backward);
     }
 }
 
@@ -143,6 +145,7 @@ fn layer_forward(
     lens: &[usize],
     mode: Mode,
     depth: usize,
+    backward: bool,
 ) {
     let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
     linear_forward(x, weight(p, &l.qkv), Some(bias(p, &l.qkv)), &mut c.qkv, h, 3 * h);
@@ -163,8 +166,8 @@ fn layer_forward(
         l.attn_norm.eps,
     );
 
-    linear_forward(&c.attn_out, weight(p, &l.ffn_in), None, &mut c.ffn_pre, h, i);
-    bias_act_forward(&mut c.ffn_pre, &mut c.ffn_act, bias(p, &l.ffn_in), cfg.hidden_act);
+    linear_forward(&c.attn_out, weight(p, &l.ffn_in), None, &mut c.ffn_deriv, h, i);
+    bias_act_forward(&mut c.ffn_deriv, &mut c.ffn_act, bias(p, &l.ffn_in), cfg.hidden_act, backward);
     linear_forward(&c.ffn_act, weight(p, &l.ffn_out), None, &mut c.ffn_sum, i, h);
     let drop = ffn_dropout(cfg, mode, depth);
     bias_dropout_residual(&mut c.ffn_sum, bias(p, &l.ffn_out), &c.attn_out, drop.as_ref());
@@ -240,13 +243,7 @@ pub(crate) fn backward(
             i,
             h,
         );
-        bias_act_backward(
-            &c.ffn_pre,
-            &s.dffn_act,
-            &mut s.dffn_pre,
-            linear_grads(grads, &l.ffn_in).1,
-            cfg.hidden_act,
-        );
+        bias_act_backward(&c.ffn_deriv, &s.dffn_act, &mut s.dffn_pre, linear_grads(grads, &l.ffn_in).1);
         let (dw, _) = linear_grads(grads, &l.ffn_in);
         linear_backward(
             &c.attn_out,

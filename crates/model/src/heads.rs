@@ -173,7 +173,8 @@ pub(crate) fn masked_lm_forward(
     fit(&mut hc.pre, n * e);
     fit(&mut hc.act, n * e);
     linear_forward(&hc.input, weight(p, &head.dense), None, &mut hc.pre, h, e);
-    bias_act_forward(&mut hc.pre, &mut hc.act, bias(p, &head.dense), mlm_activation(cfg));
+    // The head only runs for a loss, so always keep the derivative for the backward pass.
+    bias_act_forward(&mut hc.pre, &mut hc.act, bias(p, &head.dense), mlm_activation(cfg), true);
     fit(&mut hc.features, n * e);
     fit(&mut hc.mean, n);
     fit(&mut hc.rstd, n);
@@ -235,7 +236,7 @@ pub(crate) fn masked_lm_backward(
     );
     fit(&mut s.dhead_a, n * e);
     let (dw, db) = linear_grads(grads, &head.dense);
-    bias_act_backward(&hc.pre, &s.dhead_b, &mut s.dhead_a, db, mlm_activation(cfg));
+    bias_act_backward(&hc.pre, &s.dhead_b, &mut s.dhead_a, db);
     fit(&mut s.dhead_b, n * h);
     linear_backward(
         &hc.input,

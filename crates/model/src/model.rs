@@ -132,8 +132,12 @@ impl Model {
 
     /// Runs the encoder; read the last hidden state with [`Workspace::hidden`].
     pub fn forward(&self, batch: &Batch, mode: Mode, ws: &mut Workspace) -> Result<()> {
+        self.encode(batch, mode, ws, false)
+    }
+
+    fn encode(&self, batch: &Batch, mode: Mode, ws: &mut Workspace, backward: bool) -> Result<()> {
         self.check_batch(batch)?;
-        encoder::forward(&self.config, &self.layout, &self.params.values, batch, mode, ws);
+        encoder::forward(&self.config, &self.layout, &self.params.values, batch, mode, ws, backward);
         Ok(())
     }
 
@@ -146,10 +150,21 @@ impl Model {
 
     /// Logits of the classification head, `[batch, outputs]` (forward pass only).
     pub fn classify<'w>(&self, batch: &Batch, mode: Mode, ws: &'w mut Workspace) -> Result<&'w [f32]> {
-        self.require_classifier()?;
-        self.forward(batch, mode, ws)?;
-        heads::classifier_forward(&self.config, &self.layout, &self.params.values, batch.seq, mode, ws);
+        self.classifier_forward(batch, mode, ws, false)?;
         Ok(&ws.head.logits)
+    }
+
+    fn classifier_forward(
+        &self,
+        batch: &Batch,
+        mode: Mode,
+        ws: &mut Workspace,
+        backward: bool,
+    ) -> Result<()> {
+        self.require_classifier()?;
+        self.encode(batch, mode, ws, backward)?;
+        heads::classifier_forward(&self.config, &self.layout, &self.params.values, batch.seq, mode, ws);
+        Ok(())
     }
 
     fn require_classifier(&self) -> Result<()> {
@@ -185,13 +200,13 @@ impl Model {
                                 "masked-LM rows and labels disagree or leave the batch".into(),
                             ));
                         }
-                        self.forward(batch, mode, ws)?;
+                        self.encode(batch, mode, ws, true)?;
                         heads::masked_lm_forward(cfg, layout, p, rows, ws);
                         (cfg.vocab_size, rows.len())
                     }
                     _ => {
                         let classes = self.heads.classifier.unwrap_or(0);
-                        self.classify(batch, mode, ws)?;
+                        self.classifier_forward(batch, mode, ws, true)?;
                         (classes, batch.batch)
                     }
                 };
@@ -215,7 +230,7 @@ impl Model {
                         batch.batch
                     )));
                 }
-                self.classify(batch, mode, ws)?;
+                self.classifier_forward(batch, mode, ws, true)?;
                 fit(&mut ws.grad.dlogits, ws.head.logits.len());
                 mean_squared_error(&ws.head.logits, values, &mut ws.grad.dlogits)
             }

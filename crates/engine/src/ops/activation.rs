@@ -1,6 +1,7 @@
 //! Element-wise activations: exact GELU (erf), the tanh approximation `gelu_new`, ReLU and tanh,
 //! optionally fused with the bias add of the linear layer before them.
 
+use crate::fastmath;
 use crate::par::{add_column_sums, for_each_row, for_each_row_pair};
 
 /// The activations Hugging Face configs name in `hidden_act`.
@@ -30,62 +31,106 @@ impl Activation {
         }
     }
 
-    #[inline]
+    /// The activation at `x` (element-wise kernels use the branch-free [`crate::fastmath`] functions,
+    /// except the pooler's `tanh`, which is cheap at its size and keeps libm's precision).
+    #[inline(always)]
     pub fn apply(self, x: f32) -> f32 {
-        match self {
-            Activation::Gelu => 0.5 * x * (1.0 + libm::erff(x * INV_SQRT_2)),
-            Activation::GeluNew => 0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh()),
-            Activation::Relu => x.max(0.0),
-            Activation::Tanh => x.tanh(),
-        }
+        self.value_and_derivative(x).0
     }
 
     /// The derivative at the pre-activation value `x`.
-    #[inline]
+    #[inline(always)]
     pub fn derivative(self, x: f32) -> f32 {
+        self.value_and_derivative(x).1
+    }
+
+    /// The activation and its derivative at `x`, sharing the transcendental functions.
+    #[inline(always)]
+    pub fn value_and_derivative(self, x: f32) -> (f32, f32) {
         match self {
-            Activation::Gelu => {
-                let cdf = 0.5 * (1.0 + libm::erff(x * INV_SQRT_2));
-                cdf + x * INV_SQRT_2PI * (-0.5 * x * x).exp()
-            }
-            Activation::GeluNew => {
-                let t = (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh();
-                0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x)
-            }
-            Activation::Relu => {
-                if x > 0.0 {
-                    1.0
-                } else {
-                    0.0
-                }
-            }
+            Activation::Gelu => gelu(x),
+            Activation::GeluNew => gelu_new(x),
+            Activation::Relu => relu(x),
             Activation::Tanh => {
                 let t = x.tanh();
-                1.0 - t * t
+                (t, 1.0 - t * t)
             }
         }
     }
 }
 
-/// `pre += bias` (row-broadcast) and `out = act(pre)`. `pre` keeps the pre-activation for the backward pass.
-pub fn bias_act_forward(pre: &mut [f32], out: &mut [f32], bias: &[f32], act: Activation) {
-    let cols = bias.len();
-    for_each_row_pair(pre, out, cols, |_, p, o| {
-        for ((p, o), b) in p.iter_mut().zip(o.iter_mut()).zip(bias) {
-            *p += *b;
-            *o = act.apply(*p);
+#[inline(always)]
+fn gelu(x: f32) -> (f32, f32) {
+    let cdf = 0.5 * (1.0 + fastmath::erf(x * INV_SQRT_2));
+    (x * cdf, cdf + x * INV_SQRT_2PI * fastmath::exp(-0.5 * x * x))
+}
+
+#[inline(always)]
+fn gelu_new(x: f32) -> (f32, f32) {
+    let t = fastmath::tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x));
+    let d = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x);
+    (0.5 * x * (1.0 + t), d)
+}
+
+#[inline(always)]
+fn relu(x: f32) -> (f32, f32) {
+    (x.max(0.0), (x > 0.0) as u32 as f32)
+}
+
+/// The row kernel of [`bias_act_forward`] for one activation function. Generic, so that the choice of
+/// activation is made once per call rather than per element, and the loop vectorises.
+fn bias_act_rows(
+    pre: &mut [f32],
+    out: &mut [f32],
+    bias: &[f32],
+    keep: bool,
+    f: impl Fn(f32) -> (f32, f32) + Sync,
+) {
+    for_each_row_pair(pre, out, bias.len(), |_, p, o| {
+        if keep {
+            for ((p, o), b) in p.iter_mut().zip(o.iter_mut()).zip(bias) {
+                let (value, derivative) = f(*p + *b);
+                *o = value;
+                *p = derivative;
+            }
+        } else {
+            for ((p, o), b) in p.iter().zip(o.iter_mut()).zip(bias) {
+                *o = f(*p + *b).0;
+            }
         }
     });
 }
 
-/// `dpre = dout · act'(pre)` and `dbias += Σ_rows dpre`.
-pub fn bias_act_backward(pre: &[f32], dout: &[f32], dpre: &mut [f32], dbias: &mut [f32], act: Activation) {
+/// `out = act(pre + bias)` (row-broadcast bias). With `keep_derivative` (training), `pre` is overwritten
+/// with the activation's derivative at `pre + bias`, which is all the backward pass needs, so the
+/// transcendental functions run once per element per step; otherwise `pre` is left as it was.
+pub fn bias_act_forward(
+    pre: &mut [f32],
+    out: &mut [f32],
+    bias: &[f32],
+    act: Activation,
+    keep_derivative: bool,
+) {
+    assert_eq!(pre.len(), out.len());
+    match act {
+        Activation::Gelu => bias_act_rows(pre, out, bias, keep_derivative, gelu),
+        Activation::GeluNew => bias_act_rows(pre, out, bias, keep_derivative, gelu_new),
+        Activation::Relu => bias_act_rows(pre, out, bias, keep_derivative, relu),
+        Activation::Tanh => {
+            bias_act_rows(pre, out, bias, keep_derivative, |x| Activation::Tanh.value_and_derivative(x))
+        }
+    }
+}
+
+/// Backward of [`bias_act_forward`] from the derivative it kept: `dpre = dout · act'` and
+/// `dbias += Σ_rows dpre`.
+pub fn bias_act_backward(derivative: &[f32], dout: &[f32], dpre: &mut [f32], dbias: &mut [f32]) {
     let cols = dbias.len();
-    assert!(pre.len() == dout.len() && dout.len() == dpre.len());
+    assert!(derivative.len() == dout.len() && dout.len() == dpre.len());
     for_each_row(dpre, cols, |r, d| {
         let range = r * cols..(r + 1) * cols;
-        for ((d, p), g) in d.iter_mut().zip(&pre[range.clone()]).zip(&dout[range]) {
-            *d = *g * act.derivative(*p);
+        for ((d, a), g) in d.iter_mut().zip(&derivative[range.clone()]).zip(&dout[range]) {
+            *d = *g * *a;
         }
     });
     add_column_sums(dbias, dpre, cols);
