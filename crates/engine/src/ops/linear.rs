@@ -43,24 +43,6 @@ pub fn linear_forward(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], in
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transposed_add() {
-        let (outputs, inputs) = (130, 70);
-        let src: Vec<f32> = (0..outputs * inputs).map(|v| v as f32).collect();
-        let mut dst = vec![1.0; outputs * inputs];
-        add_transposed(&mut dst, &src, outputs, inputs);
-        for o in 0..outputs {
-            for i in 0..inputs {
-                assert_eq!(dst[o * inputs + i], 1.0 + src[i * outputs + o]);
-            }
-        }
-    }
-}
-
 /// Backward of [`linear_forward`]: `dW += dyᵀ·x`, `db += Σ dy`, and `dx (+)= dy·W` when `dx` is given.
 #[allow(clippy::too_many_arguments)]
 pub fn linear_backward(
@@ -92,5 +74,23 @@ pub fn linear_backward(
     }
     if let Some(dx) = dx {
         matmul(dx, dy, w, rows, outputs, inputs, false, false, accumulate_dx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transposed_add() {
+        let (outputs, inputs) = (130, 70);
+        let src: Vec<f32> = (0..outputs * inputs).map(|v| v as f32).collect();
+        let mut dst = vec![1.0; outputs * inputs];
+        add_transposed(&mut dst, &src, outputs, inputs);
+        for o in 0..outputs {
+            for i in 0..inputs {
+                assert_eq!(dst[o * inputs + i], 1.0 + src[i * outputs + o]);
+            }
+        }
     }
 }
