@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Args;
 use stabletune_engine::RandomStream;
 use stabletune_model::{Batch, EncoderConfig, HeadSpec, Mode, Model, Target, Workspace};
-use stabletune_train::optim::{clip_global_norm, AdamState, AdamW};
+use stabletune_train::optim::{clip_global_norm, AdamState, AdamW, Segment};
 use std::time::Instant;
 
 #[derive(Args)]
@@ -81,7 +81,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let batch = Batch::pad(&seqs, 0);
         let labels: Vec<i64> = (0..args.batch).map(|b| rng.below((n + b) as u64, 2) as i64).collect();
         let opt = AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-6, weight_decay: 0.01, bias_correction: true };
-        let segments: Vec<_> = model.params.infos.iter().map(|i| (i.range(), !i.no_decay)).collect();
+        let segments: Vec<_> = model
+            .params
+            .infos
+            .iter()
+            .map(|i| Segment { range: i.range(), decay: !i.no_decay, lr_scale: 1.0 })
+            .collect();
         let mut state = AdamState::new(model.params.len());
         let mut grads = model.zero_grads();
         let mut ws = Workspace::new();

@@ -1,7 +1,9 @@
 //! `stabletune`: fine-tune BERT-style encoders reliably and measure how stable fine-tuning is.
 
 mod bench;
+mod data_stats;
 mod encode;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,6 +23,13 @@ struct Cli {
 enum Command {
     /// Encode examples with a pretrained model: token ids, the [CLS] hidden state and the pooler output.
     Encode(encode::EncodeArgs),
+    /// Fine-tune a model on a task with a recipe and seeds, writing a run directory.
+    Train(Box<train::TrainArgs>),
+    /// Facts about a task's data: rows, labels, token lengths, the majority baseline.
+    Data {
+        #[command(subcommand)]
+        command: data_stats::DataCommand,
+    },
     /// Time training steps (forward, backward, AdamW) of a randomly initialised encoder.
     Bench(bench::BenchArgs),
 }
@@ -37,6 +46,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Encode(args) => encode::run(args),
+        Command::Train(args) => train::run(*args),
+        Command::Data { command } => data_stats::run(command),
         Command::Bench(args) => bench::run(args),
     };
     match result {

@@ -1,7 +1,16 @@
-//! Tasks and data for fine-tuning: GLUE and SciTail readers, user files, and where to find them.
+//! Fine-tuning runs with the papers' exact semantics: tasks and data readers, metrics, the authors' AdamW
+//! and schedules, recipes and configs, and the training loop that writes a run directory.
 
+pub mod config;
 pub mod data;
+pub mod dataset;
 pub mod locations;
+pub mod metrics;
 pub mod optim;
+pub mod run_dir;
+pub mod schedule;
+pub mod trainer;
 
+pub use config::{Overrides, Recipe, TrainConfig};
 pub use data::{Example, Split, Task};
+pub use trainer::{train, Observer, Status, Summary};

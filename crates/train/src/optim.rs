@@ -5,19 +5,29 @@
 //!     step = lr ;  with bias correction: step = lr·sqrt(1-b2^t)/(1-b1^t)
 //!     p -= step · m / (sqrt(v) + eps)      (eps outside the correction, as in the original)
 //!     p -= lr · wd · p                     (decoupled, after the update, with the scheduled lr)
-//! Written as a pure function of (parameters, gradients, state), element-wise, so it is the same at any
-//! thread count.
+//! Hyperparameters are `f64` and each per-step scalar is computed in `f64` and rounded to `f32` once,
+//! as PyTorch does with the Python floats of the original, so both produce the same bits. The update is a
+//! pure element-wise function of (parameters, gradients, state): the same at any thread count.
 
 use rayon::prelude::*;
 use std::ops::Range;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamW {
-    pub beta1: f32,
-    pub beta2: f32,
-    pub eps: f32,
-    pub weight_decay: f32,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
     pub bias_correction: bool,
+}
+
+/// A run of parameters updated alike: whether they decay, and their learning-rate multiplier
+/// (layer-wise learning-rate decay; 1 otherwise).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    pub range: Range<usize>,
+    pub decay: bool,
+    pub lr_scale: f64,
 }
 
 /// First and second moments, and the number of updates made.
@@ -44,40 +54,44 @@ impl AdamW {
             return 1.0;
         }
         let t = t as i32;
-        (1.0 - (self.beta2 as f64).powi(t)).sqrt() / (1.0 - (self.beta1 as f64).powi(t))
+        (1.0 - self.beta2.powi(t)).sqrt() / (1.0 - self.beta1.powi(t))
     }
 
-    /// One update with learning rate `lr`. `segments` lists the parameter ranges and whether each gets
-    /// weight decay (biases and LayerNorm parameters do not); together they must cover `params`.
+    /// One update with learning rate `lr` (before each segment's multiplier). Together the segments
+    /// must cover `params`.
     pub fn step(
         &self,
         params: &mut [f32],
         grads: &[f32],
         state: &mut AdamState,
-        lr: f32,
-        segments: &[(Range<usize>, bool)],
+        lr: f64,
+        segments: &[Segment],
     ) {
         assert!(
             params.len() == grads.len() && state.m.len() == params.len() && state.v.len() == params.len()
         );
         state.step += 1;
-        let step_size = (lr as f64 * self.correction(state.step)) as f32;
-        let (b1, b2, eps) = (self.beta1, self.beta2, self.eps);
-        for (range, decay) in segments {
-            let decay = *decay && self.weight_decay > 0.0;
-            let shrink = lr * self.weight_decay;
-            params[range.clone()]
+        let correction = self.correction(state.step);
+        let (b1, b2, eps) = (self.beta1 as f32, self.beta2 as f32, self.eps as f32);
+        let (c1, c2) = ((1.0 - self.beta1) as f32, (1.0 - self.beta2) as f32);
+        for seg in segments {
+            let lr = lr * seg.lr_scale;
+            let step_size = (lr * correction) as f32;
+            let decay = seg.decay && self.weight_decay > 0.0;
+            let shrink = (-lr * self.weight_decay) as f32;
+            let r = seg.range.clone();
+            params[r.clone()]
                 .par_chunks_mut(CHUNK)
-                .zip(grads[range.clone()].par_chunks(CHUNK))
-                .zip(state.m[range.clone()].par_chunks_mut(CHUNK))
-                .zip(state.v[range.clone()].par_chunks_mut(CHUNK))
+                .zip(grads[r.clone()].par_chunks(CHUNK))
+                .zip(state.m[r.clone()].par_chunks_mut(CHUNK))
+                .zip(state.v[r].par_chunks_mut(CHUNK))
                 .for_each(|(((p, g), m), v)| {
                     for i in 0..p.len() {
-                        m[i] = b1 * m[i] + (1.0 - b1) * g[i];
-                        v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+                        m[i] = m[i] * b1 + c1 * g[i];
+                        v[i] = v[i] * b2 + c2 * g[i] * g[i];
                         p[i] -= step_size * m[i] / (v[i].sqrt() + eps);
                         if decay {
-                            p[i] -= shrink * p[i];
+                            p[i] += shrink * p[i];
                         }
                     }
                 });
@@ -85,23 +99,37 @@ impl AdamW {
     }
 }
 
-/// The global L2 norm of `grads`, summed in f64 over fixed chunks combined in order (reproducible).
+/// The L2 norm of `grads`, summed in f64 over fixed chunks combined in order (reproducible).
 pub fn global_norm(grads: &[f32]) -> f64 {
     let partial: Vec<f64> =
         grads.par_chunks(CHUNK).map(|c| c.iter().map(|&g| g as f64 * g as f64).sum::<f64>()).collect();
     partial.iter().sum::<f64>().sqrt()
 }
 
-/// Scales `grads` so that their global norm is at most `max_norm` (as `clip_grad_norm_`: factor
-/// `max_norm / (norm + 1e-6)` when below 1). Returns the norm before clipping.
-pub fn clip_global_norm(grads: &mut [f32], max_norm: f64) -> f64 {
-    let norm = global_norm(grads);
+/// Scales `grads` by `max_norm / (norm + 1e-6)` when that is below 1, as `clip_grad_norm_` does with a
+/// norm computed beforehand.
+pub fn clip_to_norm(grads: &mut [f32], norm: f64, max_norm: f64) {
     let factor = max_norm / (norm + 1e-6);
     if factor < 1.0 {
         let f = factor as f32;
         grads.par_chunks_mut(CHUNK).for_each(|c| c.iter_mut().for_each(|g| *g *= f));
     }
+}
+
+/// Clips the global L2 norm of all gradients to `max_norm`; returns the norm before clipping.
+pub fn clip_global_norm(grads: &mut [f32], max_norm: f64) -> f64 {
+    let norm = global_norm(grads);
+    clip_to_norm(grads, norm, max_norm);
     norm
+}
+
+/// Clips each range's gradient norm to `max_norm` separately (per-parameter clipping).
+pub fn clip_per_parameter(grads: &mut [f32], ranges: &[Range<usize>], max_norm: f64) {
+    for r in ranges {
+        let g = &mut grads[r.clone()];
+        let norm = global_norm(g);
+        clip_to_norm(g, norm, max_norm);
+    }
 }
 
 #[cfg(test)]
@@ -110,7 +138,7 @@ mod tests {
 
     /// The update rule written out in f64 for one scalar.
     fn reference(p0: f64, grads: &[f64], lr: f64, opt: &AdamW, decay: bool) -> f64 {
-        let (b1, b2, eps, wd) = (opt.beta1 as f64, opt.beta2 as f64, opt.eps as f64, opt.weight_decay as f64);
+        let (b1, b2, eps, wd) = (opt.beta1, opt.beta2, opt.eps, opt.weight_decay);
         let (mut p, mut m, mut v) = (p0, 0.0, 0.0);
         for (t, g) in grads.iter().enumerate() {
             let t = t as i32 + 1;
@@ -133,12 +161,21 @@ mod tests {
         for bias_correction in [false, true] {
             let opt = AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-6, weight_decay: 0.01, bias_correction };
             let grads = [0.5, -0.25, 0.125, 1.0, -2.0];
-            let mut params = vec![1.0f32, 1.0];
-            let mut state = AdamState::new(2);
+            let mut params = vec![1.0f32, 1.0, 1.0];
+            let mut state = AdamState::new(3);
+            let segments = [
+                Segment { range: 0..1, decay: true, lr_scale: 1.0 },
+                Segment { range: 1..2, decay: false, lr_scale: 1.0 },
+                Segment { range: 2..3, decay: true, lr_scale: 0.5 },
+            ];
             for g in grads {
-                opt.step(&mut params, &[g as f32, g as f32], &mut state, 0.1, &[(0..1, true), (1..2, false)]);
+                opt.step(&mut params, &[g as f32; 3], &mut state, 0.1, &segments);
             }
-            let want = [reference(1.0, &grads, 0.1, &opt, true), reference(1.0, &grads, 0.1, &opt, false)];
+            let want = [
+                reference(1.0, &grads, 0.1, &opt, true),
+                reference(1.0, &grads, 0.1, &opt, false),
+                reference(1.0, &grads, 0.05, &opt, true),
+            ];
             for (p, w) in params.iter().zip(want) {
                 assert!((*p as f64 - w).abs() < 1e-6, "bias_correction={bias_correction}: {p} vs {w}");
             }
@@ -154,5 +191,8 @@ mod tests {
         let mut small = vec![0.3f32, 0.4];
         clip_global_norm(&mut small, 1.0);
         assert_eq!(small, vec![0.3, 0.4]);
+        let mut two = vec![3.0f32, 4.0, 0.1];
+        clip_per_parameter(&mut two, &[0..2, 2..3], 1.0);
+        assert!((global_norm(&two[..2]) - 1.0).abs() < 1e-5 && two[2] == 0.1);
     }
 }

@@ -1,0 +1,337 @@
+//! Run configuration: a recipe's defaults, overridden by a TOML file, overridden by command-line flags,
+//! resolved once into a frozen [`TrainConfig`] that is written into the run directory (and can be read
+//! back as a config file to repeat the run).
+
+use crate::schedule::ScheduleKind;
+use serde::{Deserialize, Serialize};
+use stabletune_model::Architecture;
+use std::path::{Path, PathBuf};
+
+/// The fine-tuning recipes of REFERENCE.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Recipe {
+    /// Devlin et al. 2019: no Adam bias correction, 3 epochs, keep the last model.
+    #[serde(rename = "devlin2019")]
+    Devlin2019,
+    /// Mosbach et al. 2021: bias correction, 20 epochs, evaluate 3 times an epoch, keep the best too.
+    #[serde(rename = "mosbach2021")]
+    Mosbach2021,
+}
+
+impl Recipe {
+    pub fn parse(name: &str) -> Option<Recipe> {
+        match name {
+            "devlin2019" => Some(Recipe::Devlin2019),
+            "mosbach2021" => Some(Recipe::Mosbach2021),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Recipe::Devlin2019 => "devlin2019",
+            Recipe::Mosbach2021 => "mosbach2021",
+        }
+    }
+}
+
+/// How gradients are clipped before the update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClipMode {
+    /// The L2 norm of all gradients together (`clip_grad_norm_`).
+    Global,
+    /// Each parameter tensor's gradient separately.
+    PerParameter,
+}
+
+/// Every setting of a run, all optional: what a TOML file or the command line gives. Unknown keys are
+/// errors. Field names are the TOML keys.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    pub model: Option<String>,
+    pub task: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub recipe: Option<Recipe>,
+    pub seed: Option<u64>,
+    pub init_seed: Option<u64>,
+    pub data_seed: Option<u64>,
+    pub train_limit: Option<usize>,
+    pub max_seq_length: Option<usize>,
+    pub epochs: Option<usize>,
+    /// Stop after this many updates (0: no limit), counted within the schedule of the full run.
+    pub max_steps: Option<u64>,
+    pub batch_size: Option<usize>,
+    pub eval_batch_size: Option<usize>,
+    pub lr: Option<f64>,
+    pub schedule: Option<ScheduleKind>,
+    pub warmup_ratio: Option<f64>,
+    pub warmup_steps: Option<u64>,
+    pub adam_beta1: Option<f64>,
+    pub adam_beta2: Option<f64>,
+    pub adam_eps: Option<f64>,
+    pub bias_correction: Option<bool>,
+    pub weight_decay: Option<f64>,
+    /// 0 switches clipping off.
+    pub max_grad_norm: Option<f64>,
+    pub clip: Option<ClipMode>,
+    pub layerwise_lr_decay: Option<f64>,
+    pub hidden_dropout: Option<f32>,
+    pub attention_dropout: Option<f32>,
+    pub classifier_dropout: Option<f32>,
+    pub evals_per_epoch: Option<usize>,
+    /// Stop after this many evaluations without improvement of the task metric (0: never).
+    pub early_stopping_patience: Option<usize>,
+    /// Log every N updates (loss, lr, gradient norm); per-matrix gradient norms every `grad_norms_every`.
+    pub log_every: Option<u64>,
+    pub grad_norms_every: Option<u64>,
+    pub threads: Option<usize>,
+}
+
+impl Overrides {
+    /// Reads a TOML config file; unknown keys and wrong types are errors naming the file.
+    pub fn from_toml_file(path: &Path) -> Result<Overrides, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// `self` where set, else `base`.
+    pub fn over(self, base: Overrides) -> Overrides {
+        macro_rules! pick {
+            ($($f:ident),*) => { Overrides { $($f: self.$f.or(base.$f)),* } };
+        }
+        pick!(
+            model,
+            task,
+            data_dir,
+            recipe,
+            seed,
+            init_seed,
+            data_seed,
+            train_limit,
+            max_seq_length,
+            epochs,
+            max_steps,
+            batch_size,
+            eval_batch_size,
+            lr,
+            schedule,
+            warmup_ratio,
+            warmup_steps,
+            adam_beta1,
+            adam_beta2,
+            adam_eps,
+            bias_correction,
+            weight_decay,
+            max_grad_norm,
+            clip,
+            layerwise_lr_decay,
+            hidden_dropout,
+            attention_dropout,
+            classifier_dropout,
+            evals_per_epoch,
+            early_stopping_patience,
+            log_every,
+            grad_norms_every,
+            threads
+        )
+    }
+}
+
+/// A run's complete, resolved configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub model: String,
+    pub task: String,
+    pub data_dir: Option<PathBuf>,
+    pub recipe: Recipe,
+    pub init_seed: u64,
+    pub data_seed: u64,
+    pub train_limit: Option<usize>,
+    pub max_seq_length: usize,
+    pub epochs: usize,
+    pub max_steps: u64,
+    pub batch_size: usize,
+    pub eval_batch_size: usize,
+    pub lr: f64,
+    pub schedule: ScheduleKind,
+    pub warmup_ratio: f64,
+    pub warmup_steps: Option<u64>,
+    pub adam_beta1: f64,
+    pub adam_beta2: f64,
+    pub adam_eps: f64,
+    pub bias_correction: bool,
+    pub weight_decay: f64,
+    pub max_grad_norm: f64,
+    pub clip: ClipMode,
+    pub layerwise_lr_decay: Option<f64>,
+    pub hidden_dropout: f32,
+    pub attention_dropout: f32,
+    pub classifier_dropout: f32,
+    pub evals_per_epoch: usize,
+    pub early_stopping_patience: usize,
+    pub log_every: u64,
+    pub grad_norms_every: u64,
+    pub threads: usize,
+}
+
+impl TrainConfig {
+    /// Resolves `o` over the defaults of its recipe for the model family `arch` (Table 3 of Mosbach et
+    /// al.). `model` and `task` must be set.
+    pub fn resolve(o: Overrides, arch: Architecture) -> Result<TrainConfig, String> {
+        let recipe = o.recipe.unwrap_or(Recipe::Mosbach2021);
+        // Table 3: BERT | RoBERTa | ALBERT.
+        let (beta2, dropout, weight_decay, clip) = match arch {
+            Architecture::Bert => (0.999, 0.1, 0.01, 1.0),
+            Architecture::Roberta => (0.98, 0.1, 0.1, 0.0),
+            Architecture::Albert => (0.999, 0.0, 0.0, 1.0),
+        };
+        let (bias_correction, epochs, evals) = match recipe {
+            Recipe::Devlin2019 => (false, 3, 1),
+            Recipe::Mosbach2021 => (true, 20, 3),
+        };
+        let cfg = TrainConfig {
+            model: o.model.ok_or("no model given")?,
+            task: o.task.ok_or("no task given")?,
+            data_dir: o.data_dir,
+            recipe,
+            init_seed: o.init_seed.or(o.seed).unwrap_or(0),
+            data_seed: o.data_seed.or(o.seed).unwrap_or(0),
+            train_limit: o.train_limit,
+            max_seq_length: o.max_seq_length.unwrap_or(128),
+            epochs: o.epochs.unwrap_or(epochs),
+            max_steps: o.max_steps.unwrap_or(0),
+            batch_size: o.batch_size.unwrap_or(16),
+            eval_batch_size: o.eval_batch_size.unwrap_or(64),
+            lr: o.lr.unwrap_or(2e-5),
+            schedule: o.schedule.unwrap_or(ScheduleKind::WarmupLinear),
+            warmup_ratio: o.warmup_ratio.unwrap_or(0.1),
+            warmup_steps: o.warmup_steps,
+            adam_beta1: o.adam_beta1.unwrap_or(0.9),
+            adam_beta2: o.adam_beta2.unwrap_or(beta2),
+            adam_eps: o.adam_eps.unwrap_or(1e-6),
+            bias_correction: o.bias_correction.unwrap_or(bias_correction),
+            weight_decay: o.weight_decay.unwrap_or(weight_decay),
+            max_grad_norm: o.max_grad_norm.unwrap_or(clip),
+            clip: o.clip.unwrap_or(ClipMode::Global),
+            layerwise_lr_decay: o.layerwise_lr_decay,
+            hidden_dropout: o.hidden_dropout.unwrap_or(dropout),
+            attention_dropout: o.attention_dropout.unwrap_or(dropout),
+            classifier_dropout: o.classifier_dropout.unwrap_or(dropout),
+            evals_per_epoch: o.evals_per_epoch.unwrap_or(evals),
+            early_stopping_patience: o.early_stopping_patience.unwrap_or(0),
+            log_every: o.log_every.unwrap_or(1),
+            grad_norms_every: o.grad_norms_every.unwrap_or(10),
+            threads: o.threads.unwrap_or(0),
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("epochs", self.epochs as f64),
+            ("batch_size", self.batch_size as f64),
+            ("eval_batch_size", self.eval_batch_size as f64),
+            ("evals_per_epoch", self.evals_per_epoch as f64),
+            ("lr", self.lr),
+            ("log_every", self.log_every as f64),
+            ("grad_norms_every", self.grad_norms_every as f64),
+        ];
+        for (name, v) in positive {
+            if !(v > 0.0 && v.is_finite()) {
+                return Err(format!("{name} must be positive, got {v}"));
+            }
+        }
+        for (name, v) in [("adam_beta1", self.adam_beta1), ("adam_beta2", self.adam_beta2)] {
+            if !(0.0..1.0).contains(&v) {
+                return Err(format!("{name} must be in [0, 1), got {v}"));
+            }
+        }
+        for (name, v) in
+            [("hidden_dropout", self.hidden_dropout), ("attention_dropout", self.attention_dropout)]
+        {
+            if !(0.0..1.0).contains(&v) {
+                return Err(format!("{name} must be in [0, 1), got {v}"));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.warmup_ratio) {
+            return Err(format!("warmup_ratio must be in [0, 1], got {}", self.warmup_ratio));
+        }
+        if self.adam_eps < 0.0 || self.weight_decay < 0.0 || self.max_grad_norm < 0.0 {
+            return Err("adam_eps, weight_decay and max_grad_norm must not be negative".into());
+        }
+        if let Some(d) = self.layerwise_lr_decay {
+            if !(d > 0.0 && d <= 1.0) {
+                return Err(format!("layerwise_lr_decay must be in (0, 1], got {d}"));
+            }
+        }
+        if self.max_seq_length < 4 {
+            return Err(format!("max_seq_length {} is too short", self.max_seq_length));
+        }
+        Ok(())
+    }
+
+    /// The frozen config as TOML (readable back with [`Overrides::from_toml_file`]).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("the config serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Overrides {
+        Overrides { model: Some("m".into()), task: Some("rte".into()), ..Default::default() }
+    }
+
+    #[test]
+    fn recipes_follow_table_3() {
+        let c = TrainConfig::resolve(base(), Architecture::Bert).unwrap();
+        assert_eq!(
+            (c.recipe, c.bias_correction, c.epochs, c.evals_per_epoch),
+            (Recipe::Mosbach2021, true, 20, 3)
+        );
+        assert_eq!(
+            (c.adam_beta2, c.weight_decay, c.max_grad_norm, c.hidden_dropout),
+            (0.999, 0.01, 1.0, 0.1)
+        );
+        let d = TrainConfig::resolve(
+            Overrides { recipe: Some(Recipe::Devlin2019), ..base() },
+            Architecture::Roberta,
+        )
+        .unwrap();
+        assert_eq!(
+            (d.bias_correction, d.epochs, d.adam_beta2, d.weight_decay, d.max_grad_norm),
+            (false, 3, 0.98, 0.1, 0.0)
+        );
+        let a = TrainConfig::resolve(base(), Architecture::Albert).unwrap();
+        assert_eq!((a.hidden_dropout, a.weight_decay, a.max_grad_norm), (0.0, 0.0, 1.0));
+    }
+
+    #[test]
+    fn layering_seeds_and_round_trip() {
+        let file = Overrides { lr: Some(3e-5), seed: Some(4), ..Default::default() };
+        let cli = Overrides { lr: Some(1e-5), data_seed: Some(9), ..base() };
+        let c = TrainConfig::resolve(cli.over(file), Architecture::Bert).unwrap();
+        assert_eq!((c.lr, c.init_seed, c.data_seed), (1e-5, 4, 9));
+        let again: Overrides = toml::from_str(&c.to_toml()).unwrap();
+        assert_eq!(TrainConfig::resolve(again, Architecture::Bert).unwrap(), c);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let err = toml::from_str::<Overrides>("lr = 1e-5\nlearning_rate = 2e-5\n").unwrap_err().to_string();
+        assert!(err.contains("learning_rate"), "{err}");
+        let err =
+            TrainConfig::resolve(Overrides { lr: Some(-1.0), ..base() }, Architecture::Bert).unwrap_err();
+        assert!(err.contains("lr"), "{err}");
+        let err = toml::from_str::<Overrides>("recipe = \"smith2020\"\n").unwrap_err().to_string();
+        assert!(err.contains("smith2020") || err.contains("unknown variant"), "{err}");
+    }
+}

@@ -1,0 +1,107 @@
+//! Task metrics (as GLUE's `glue_compute_metrics`, computed with the stats crate, which is checked against
+//! scikit-learn and scipy) and the majority-class baseline that defines a failed run.
+
+use crate::data::Task;
+use crate::dataset::Labels;
+use stabletune_stats as stats;
+use std::collections::BTreeMap;
+
+/// All metrics of one evaluation, by name.
+pub type Metrics = BTreeMap<String, f64>;
+
+/// The metric that decides the best checkpoint and a failed run.
+pub fn headline(task: Task) -> &'static str {
+    match task {
+        Task::Cola => "mcc",
+        Task::Mrpc | Task::Qqp => "acc_and_f1",
+        Task::Stsb => "pearson",
+        _ => "acc",
+    }
+}
+
+/// Scores `logits` (`[examples, outputs]`) against the gold labels.
+pub fn evaluate(task: Task, logits: &[f32], gold: &Labels) -> Metrics {
+    let mut m = Metrics::new();
+    match gold {
+        Labels::Classes(y) => {
+            let classes = logits.len() / y.len().max(1);
+            let pred: Vec<i64> = logits
+                .chunks(classes)
+                .map(|row| {
+                    let mut best = 0;
+                    for (c, v) in row.iter().enumerate() {
+                        if *v > row[best] {
+                            best = c;
+                        }
+                    }
+                    best as i64
+                })
+                .collect();
+            classification_metrics(task, y, &pred, &mut m);
+        }
+        Labels::Scores(y) => {
+            let (x, y): (Vec<f64>, Vec<f64>) =
+                logits.iter().zip(y).map(|(p, t)| (*p as f64, *t as f64)).unzip();
+            // A constant prediction has no correlation: score it 0 rather than fail the run.
+            let pearson = stats::pearson(&x, &y).unwrap_or(0.0);
+            let spearman = stats::spearman(&x, &y).unwrap_or(0.0);
+            m.insert("pearson".into(), pearson);
+            m.insert("spearman".into(), spearman);
+            m.insert("corr".into(), (pearson + spearman) / 2.0);
+        }
+    }
+    m
+}
+
+fn classification_metrics(task: Task, y: &[i64], pred: &[i64], m: &mut Metrics) {
+    let acc = stats::accuracy(y, pred).unwrap_or(0.0);
+    m.insert("acc".into(), acc);
+    match task {
+        Task::Cola => {
+            m.insert("mcc".into(), stats::matthews_corrcoef(y, pred).unwrap_or(0.0));
+        }
+        Task::Mrpc | Task::Qqp => {
+            let f1 = stats::f1(y, pred, &1).unwrap_or(0.0);
+            m.insert("f1".into(), f1);
+            m.insert("acc_and_f1".into(), (acc + f1) / 2.0);
+        }
+        _ => {}
+    }
+}
+
+/// The headline metric of predicting the most frequent training label for every dev example
+/// (`None` for regression, where it is undefined).
+pub fn majority_baseline(task: Task, train: &Labels, dev: &Labels) -> Option<f64> {
+    let (Labels::Classes(train), Labels::Classes(dev)) = (train, dev) else { return None };
+    let majority = stats::majority_label(train).ok()?;
+    let pred = vec![majority; dev.len()];
+    let mut m = Metrics::new();
+    classification_metrics(task, dev, &pred, &mut m);
+    m.get(headline(task)).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rte_baseline_is_the_majority_share() {
+        // RTE dev: 146 entailment (0) / 131 not_entailment (1); train majority is entailment.
+        let train = Labels::Classes([vec![0; 1249], vec![1; 1241]].concat());
+        let dev = Labels::Classes([vec![0; 146], vec![1; 131]].concat());
+        let b = majority_baseline(Task::Rte, &train, &dev).unwrap();
+        assert!((b - 146.0 / 277.0).abs() < 1e-12);
+        let cola = majority_baseline(Task::Cola, &train, &dev).unwrap();
+        assert_eq!(cola, 0.0);
+    }
+
+    #[test]
+    fn metrics_from_logits() {
+        let gold = Labels::Classes(vec![1, 0, 1, 1]);
+        let logits = [0.0, 1.0, 2.0, 0.0, 1.0, 0.0, 0.0, 3.0];
+        let m = evaluate(Task::Mrpc, &logits, &gold);
+        assert_eq!(m["acc"], 0.75);
+        assert!((m["f1"] - 0.8).abs() < 1e-12);
+        assert!((m["acc_and_f1"] - 0.775).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,181 @@
+//! The run directory: `config.toml`, `metrics.jsonl`, `summary.json`, and the checkpoints
+//! `checkpoint-last/` (Hugging Face layout plus the optimizer and trainer state a resume needs) and
+//! `checkpoint-best/` (Hugging Face layout). Files are replaced atomically (written beside, then renamed),
+//! so a killed process never leaves a half-written file or checkpoint.
+
+use crate::data::{DataError, Result};
+use crate::optim::AdamState;
+use serde::{Deserialize, Serialize};
+use stabletune_model::checkpoint::Checkpoint;
+use stabletune_model::{Model, ParamSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const LAST: &str = "checkpoint-last";
+pub const BEST: &str = "checkpoint-best";
+/// Tokenizer files copied into checkpoints, so they load with `from_pretrained` alone.
+const TOKENIZER_FILES: [&str; 4] =
+    ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"];
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
+    move |source| DataError::Io { path: path.to_path_buf(), source }
+}
+
+/// Where training stands: everything besides weights and moments that a resume needs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Updates done.
+    pub step: u64,
+    pub epoch: usize,
+    /// Batches of `epoch` done.
+    pub batch_in_epoch: usize,
+    pub best_metric: Option<f64>,
+    pub best_step: Option<u64>,
+    pub evals_without_improvement: usize,
+    pub train_seconds: f64,
+    pub examples_seen: u64,
+}
+
+pub struct RunDir {
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    pub fn create(path: &Path) -> Result<RunDir> {
+        std::fs::create_dir_all(path).map_err(io(path))?;
+        Ok(RunDir { path: path.to_path_buf() })
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Replaces `name` with `data` atomically.
+    pub fn write_atomic(&self, name: &str, data: &[u8]) -> Result<()> {
+        let path = self.file(name);
+        let tmp = self.file(&format!(".{name}.tmp"));
+        std::fs::write(&tmp, data).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))
+    }
+
+    pub fn write_json(&self, name: &str, value: &impl Serialize) -> Result<()> {
+        let text = serde_json::to_string_pretty(value).expect("serialisable") + "\n";
+        self.write_atomic(name, text.as_bytes())
+    }
+
+    /// Appends one JSON line to `metrics.jsonl` and flushes it.
+    pub fn log(&self, record: &serde_json::Value) -> Result<()> {
+        let path = self.file("metrics.jsonl");
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
+        writeln!(f, "{record}").map_err(io(&path))
+    }
+
+    /// Drops `metrics.jsonl` records after `step` (those a resumed run is about to repeat).
+    pub fn truncate_log(&self, step: u64) -> Result<()> {
+        let path = self.file("metrics.jsonl");
+        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+        let kept: String = text
+            .lines()
+            .filter(|l| {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .ok()
+                    .and_then(|v| v.get("step").and_then(|s| s.as_u64()))
+                    .is_some_and(|s| s <= step)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        self.write_atomic("metrics.jsonl", kept.as_bytes())
+    }
+
+    /// Saves a checkpoint directory atomically: written as `name.tmp`, then swapped in.
+    fn save_dir(&self, name: &str, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+        let dir = self.file(name);
+        let tmp = self.file(&format!("{name}.tmp"));
+        let old = self.file(&format!("{name}.old"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        fill(&tmp)?;
+        if dir.exists() {
+            let _ = std::fs::remove_dir_all(&old);
+            std::fs::rename(&dir, &old).map_err(io(&dir))?;
+        }
+        std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    }
+
+    /// The model in Hugging Face layout, with the tokenizer files of `model_dir`.
+    pub fn save_model(&self, name: &str, model: &Model, model_dir: &Path) -> Result<()> {
+        self.save_dir(name, |dir| save_model_files(dir, model, model_dir))
+    }
+
+    /// `checkpoint-last`: the model, the Adam moments and the trainer state.
+    pub fn save_last(
+        &self,
+        model: &Model,
+        model_dir: &Path,
+        adam: &AdamState,
+        state: &TrainerState,
+    ) -> Result<()> {
+        self.save_dir(LAST, |dir| {
+            save_model_files(dir, model, model_dir)?;
+            save_moments(&dir.join("optimizer.safetensors"), &model.params, adam)?;
+            let text = serde_json::to_string_pretty(state).expect("serialisable");
+            std::fs::write(dir.join("trainer_state.json"), text).map_err(io(dir))
+        })
+    }
+
+    /// The directory `checkpoint-last` to resume from (or its previous copy, if a crash came between the
+    /// two renames of a save).
+    pub fn last_checkpoint(&self) -> Option<PathBuf> {
+        [self.file(LAST), self.file(&format!("{LAST}.old"))]
+            .into_iter()
+            .find(|d| d.join("trainer_state.json").exists())
+    }
+}
+
+fn save_model_files(dir: &Path, model: &Model, model_dir: &Path) -> Result<()> {
+    model.save_pretrained(dir).map_err(|e| DataError::Other(e.to_string()))?;
+    for f in TOKENIZER_FILES {
+        let src = model_dir.join(f);
+        if src.exists() {
+            std::fs::copy(&src, dir.join(f)).map_err(io(&src))?;
+        }
+    }
+    Ok(())
+}
+
+/// Adam's moments as safetensors, `m.<name>` and `v.<name>`, plus the step count in the metadata.
+fn save_moments(path: &Path, params: &ParamSet, adam: &AdamState) -> Result<()> {
+    let mut moments = ParamSet::default();
+    for (prefix, values) in [("m", &adam.m), ("v", &adam.v)] {
+        for info in &params.infos {
+            let offset = moments.add(format!("{prefix}.{}", info.name), &info.shape, info.group);
+            moments.values[offset..offset + info.len()].copy_from_slice(&values[info.range()]);
+        }
+    }
+    stabletune_model::checkpoint::save(&moments, path).map_err(|e| DataError::Other(e.to_string()))
+}
+
+/// Reads what [`RunDir::save_last`] wrote: the trainer state and Adam's moments (weights are loaded as a
+/// model from the same folder).
+pub fn load_resume_state(dir: &Path, params: &ParamSet) -> Result<(TrainerState, AdamState)> {
+    let state_path = dir.join("trainer_state.json");
+    let text = std::fs::read_to_string(&state_path).map_err(io(&state_path))?;
+    let state: TrainerState = serde_json::from_str(&text)
+        .map_err(|e| DataError::File { path: state_path.clone(), message: e.to_string() })?;
+    let ck =
+        Checkpoint::open(&dir.join("optimizer.safetensors")).map_err(|e| DataError::Other(e.to_string()))?;
+    let mut adam = AdamState::new(params.len());
+    for (prefix, target) in [("m", &mut adam.m), ("v", &mut adam.v)] {
+        let mut set = ParamSet::default();
+        for info in &params.infos {
+            set.add(format!("{prefix}.{}", info.name), &info.shape, info.group);
+        }
+        ck.load_into(&mut set, stabletune_model::Architecture::Bert, |_| false, 0)
+            .map_err(|e| DataError::Other(e.to_string()))?;
+        target.copy_from_slice(&set.values);
+    }
+    adam.step = state.step;
+    Ok((state, adam))
+}
