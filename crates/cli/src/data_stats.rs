@@ -7,7 +7,7 @@ use stabletune_model::hub;
 use stabletune_model::tokenizer::TextEncoder;
 use stabletune_train::data::read_task;
 use stabletune_train::dataset::Dataset;
-use stabletune_train::metrics::{headline, majority_baseline};
+use stabletune_train::metrics::{majority_baseline, Metric};
 use stabletune_train::{locations, Split, Task};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -49,7 +49,8 @@ pub fn run(command: DataCommand) -> Result<()> {
         for e in &examples {
             *counts.entry(e.label.clone().unwrap_or_default()).or_default() += 1;
         }
-        let data = Dataset::encode(task, &examples, &tokenizer, name)?;
+        let label_set: Option<Vec<String>> = task.labels().map(|l| l.iter().map(|s| s.to_string()).collect());
+        let data = Dataset::encode(label_set.as_deref(), &examples, &tokenizer, name)?;
         let lengths: Vec<f64> = data.inputs.iter().map(|e| e.input_ids.len() as f64).collect();
         let q = stabletune_stats::quantiles(&lengths, &[0.5, 0.9, 0.99, 1.0])?;
         let truncated = lengths.iter().filter(|&&l| l > args.max_seq_length as f64).count();
@@ -60,8 +61,9 @@ pub fn run(command: DataCommand) -> Result<()> {
         );
         labelled.insert(name, data.labels);
     }
-    match majority_baseline(task, &labelled["train"], &labelled["dev"]) {
-        Some(b) => println!("majority-class baseline on dev: {} {b:.4}", headline(task)),
+    let metric = Metric::of_task(task);
+    match majority_baseline(metric, &labelled["train"], &labelled["dev"]) {
+        Some(b) => println!("majority-class baseline on dev: {} {b:.4}", metric.name()),
         None => println!("majority-class baseline: undefined for a regression task"),
     }
     Ok(())

@@ -6,7 +6,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use stabletune_model::{hub, EncoderConfig};
 use stabletune_train::config::{ClipMode, Recipe};
-use stabletune_train::metrics::Metrics;
+use stabletune_train::metrics::{Metric, Metrics};
 use stabletune_train::schedule::ScheduleKind;
 use stabletune_train::trainer::StepRecord;
 use stabletune_train::{locations, train, Observer, Overrides, Status, TrainConfig};
@@ -26,6 +26,27 @@ pub struct TrainArgs {
     /// Folder with the task's TSV files (default: $GLUE_DIR/<TASK>, else $STABLETUNE_ASSETS/glue/<TASK>).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Your own training data: a .csv, .tsv or .jsonl file with a header naming its columns (with
+    /// --dev-file; --task then only names the data).
+    #[arg(long)]
+    train_file: Option<PathBuf>,
+    #[arg(long)]
+    dev_file: Option<PathBuf>,
+    /// Column of the first text in --train-file/--dev-file (default text_a).
+    #[arg(long)]
+    text_a_column: Option<String>,
+    /// Column of the second text, for sentence pairs.
+    #[arg(long)]
+    text_b_column: Option<String>,
+    /// Column of the label (default label).
+    #[arg(long)]
+    label_column: Option<String>,
+    /// The label set, comma-separated (default: the training labels, sorted).
+    #[arg(long, value_delimiter = ',')]
+    labels: Option<Vec<String>>,
+    /// Headline metric: acc, f1, mcc, acc_and_f1, or pearson (regression).
+    #[arg(long, value_parser = parse_metric)]
+    metric: Option<Metric>,
     /// devlin2019 or mosbach2021 (default mosbach2021).
     #[arg(long, value_parser = parse_recipe)]
     recipe: Option<Recipe>,
@@ -95,6 +116,10 @@ fn parse_recipe(s: &str) -> Result<Recipe, String> {
     Recipe::parse(s).ok_or_else(|| format!("unknown recipe {s:?} (devlin2019, mosbach2021)"))
 }
 
+fn parse_metric(s: &str) -> Result<Metric, String> {
+    serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| format!("unknown metric {s:?}"))
+}
+
 fn parse_schedule(s: &str) -> Result<ScheduleKind, String> {
     serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| format!("unknown schedule {s:?}"))
 }
@@ -110,6 +135,13 @@ impl TrainArgs {
             model: self.model.clone(),
             task: self.task.clone(),
             data_dir: self.data_dir.clone(),
+            train_file: self.train_file.clone(),
+            dev_file: self.dev_file.clone(),
+            text_a_column: self.text_a_column.clone(),
+            text_b_column: self.text_b_column.clone(),
+            label_column: self.label_column.clone(),
+            labels: self.labels.clone(),
+            metric: self.metric,
             recipe: self.recipe,
             seed: self.seed,
             init_seed: self.init_seed,
@@ -216,14 +248,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
         bar.finish();
     }
     let head = &summary.headline_metric;
-    let value = |m: &Metrics| m.get(head).copied().unwrap_or(f64::NAN);
+    let show =
+        |m: Option<&Metrics>| m.and_then(|m| m.get(head)).map_or("n/a".to_string(), |v| format!("{v:.4}"));
     println!(
-        "{:?}: {} steps, final dev {head} {:.4}, best {:.4} (step {}), majority baseline {}, {:.1} examples/s",
+        "{:?}: {} steps, final dev {head} {}, best {}{}, majority baseline {}, {:.1} examples/s",
         summary.status,
         summary.steps,
-        value(&summary.final_metrics),
-        summary.best_metrics.as_ref().map_or(f64::NAN, value),
-        summary.best_step.unwrap_or(0),
+        show(Some(&summary.final_metrics)),
+        show(summary.best_metrics.as_ref()),
+        summary.best_step.map_or(String::new(), |s| format!(" (step {s})")),
         summary.majority_baseline.map_or("n/a".into(), |b| format!("{b:.4}")),
         summary.train_examples_per_second
     );

@@ -2,6 +2,7 @@
 //! resolved once into a frozen [`TrainConfig`] that is written into the run directory (and can be read
 //! back as a config file to repeat the run).
 
+use crate::metrics::Metric;
 use crate::schedule::ScheduleKind;
 use serde::{Deserialize, Serialize};
 use stabletune_model::Architecture;
@@ -52,8 +53,19 @@ pub enum ClipMode {
 #[serde(deny_unknown_fields)]
 pub struct Overrides {
     pub model: Option<String>,
+    /// A GLUE task, or the name of the user's own data given by `train_file` and `dev_file`.
     pub task: Option<String>,
     pub data_dir: Option<PathBuf>,
+    /// The user's own data: `.csv`, `.tsv` or `.jsonl` files with a header naming the columns.
+    pub train_file: Option<PathBuf>,
+    pub dev_file: Option<PathBuf>,
+    pub text_a_column: Option<String>,
+    pub text_b_column: Option<String>,
+    pub label_column: Option<String>,
+    /// The label set of the user's data (default: the training labels, sorted).
+    pub labels: Option<Vec<String>>,
+    /// The headline metric (default: the task's; `acc` for the user's data; `pearson` means regression).
+    pub metric: Option<Metric>,
     pub recipe: Option<Recipe>,
     pub seed: Option<u64>,
     pub init_seed: Option<u64>,
@@ -107,6 +119,13 @@ impl Overrides {
             model,
             task,
             data_dir,
+            train_file,
+            dev_file,
+            text_a_column,
+            text_b_column,
+            label_column,
+            labels,
+            metric,
             recipe,
             seed,
             init_seed,
@@ -148,6 +167,13 @@ pub struct TrainConfig {
     pub model: String,
     pub task: String,
     pub data_dir: Option<PathBuf>,
+    pub train_file: Option<PathBuf>,
+    pub dev_file: Option<PathBuf>,
+    pub text_a_column: Option<String>,
+    pub text_b_column: Option<String>,
+    pub label_column: Option<String>,
+    pub labels: Option<Vec<String>>,
+    pub metric: Option<Metric>,
     pub recipe: Recipe,
     pub init_seed: u64,
     pub data_seed: u64,
@@ -198,6 +224,13 @@ impl TrainConfig {
             model: o.model.ok_or("no model given")?,
             task: o.task.ok_or("no task given")?,
             data_dir: o.data_dir,
+            train_file: o.train_file,
+            dev_file: o.dev_file,
+            text_a_column: o.text_a_column,
+            text_b_column: o.text_b_column,
+            label_column: o.label_column,
+            labels: o.labels,
+            metric: o.metric,
             recipe,
             init_seed: o.init_seed.or(o.seed).unwrap_or(0),
             data_seed: o.data_seed.or(o.seed).unwrap_or(0),
@@ -233,6 +266,9 @@ impl TrainConfig {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if self.train_file.is_some() != self.dev_file.is_some() {
+            return Err("give both train_file and dev_file for your own data".into());
+        }
         let positive = [
             ("epochs", self.epochs as f64),
             ("batch_size", self.batch_size as f64),

@@ -1,6 +1,6 @@
 //! Tokenised examples with their labels, seeded subsampling and data order, and padded batches.
 
-use crate::data::{DataError, Example, Result, Task};
+use crate::data::{DataError, Example, Result};
 use stabletune_engine::RandomStream;
 use stabletune_model::tokenizer::{Encoded, TextEncoder};
 use stabletune_model::Batch;
@@ -43,8 +43,14 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Tokenises labelled examples of `task`. Every example must have a label.
-    pub fn encode(task: Task, examples: &[Example], tokenizer: &TextEncoder, what: &str) -> Result<Dataset> {
+    /// Tokenises labelled examples. With a label set, labels become class indices into it; without one they
+    /// are regression scores. Every example must have a label.
+    pub fn encode(
+        label_set: Option<&[String]>,
+        examples: &[Example],
+        tokenizer: &TextEncoder,
+        what: &str,
+    ) -> Result<Dataset> {
         let inputs = examples
             .iter()
             .map(|e| tokenizer.encode(&e.text_a, e.text_b.as_deref()))
@@ -56,7 +62,7 @@ impl Dataset {
                 .as_deref()
                 .ok_or_else(|| DataError::Other(format!("{what}: example {i} has no label")))
         };
-        let labels = match task.labels() {
+        let labels = match label_set {
             Some(set) => Labels::Classes(
                 (0..examples.len())
                     .map(|i| {

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod optim;
 pub mod run_dir;
 pub mod schedule;
+pub mod source;
 pub mod trainer;
 
 pub use config::{Overrides, Recipe, TrainConfig};

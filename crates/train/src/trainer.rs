@@ -4,13 +4,13 @@
 //! seeds, which is what makes `--resume` end bit-identical to an uninterrupted run.
 
 use crate::config::{ClipMode, TrainConfig};
-use crate::data::{read_task, DataError, Result, Split, Task};
+use crate::data::{DataError, Result};
 use crate::dataset::{epoch_order, sample_indices, Dataset, Labels};
-use crate::locations;
-use crate::metrics::{evaluate, headline, majority_baseline, Metrics};
+use crate::metrics::{evaluate, majority_baseline, Metric, Metrics};
 use crate::optim::{clip_per_parameter, clip_to_norm, global_norm, AdamState, AdamW, Segment};
 use crate::run_dir::{load_resume_state, RunDir, TrainerState, BEST};
 use crate::schedule::Schedule;
+use crate::source;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use stabletune_model::tokenizer::TextEncoder;
@@ -84,7 +84,8 @@ pub struct Summary {
 
 /// The data and model of a run, loaded.
 struct Setup {
-    task: Task,
+    source_name: String,
+    metric: Metric,
     model_dir: PathBuf,
     model: Model,
     train: Dataset,
@@ -93,26 +94,23 @@ struct Setup {
 
 fn setup(cfg: &TrainConfig) -> Result<Setup> {
     let err = |e: stabletune_model::ModelError| DataError::Other(e.to_string());
-    let task =
-        Task::parse(&cfg.task).ok_or_else(|| DataError::Other(format!("unknown task {:?}", cfg.task)))?;
+    let mut source = source::load(cfg)?;
     let model_dir = hub::resolve_model(&cfg.model).map_err(err)?;
-    let dir = locations::task_dir(task, cfg.data_dir.as_deref());
-    let mut train_examples = read_task(task, Split::Train, &dir)?;
-    let dev_examples = read_task(task, Split::Dev, &dir)?;
     if let Some(k) = cfg.train_limit {
-        let keep = sample_indices(train_examples.len(), k, cfg.data_seed);
-        train_examples = keep.into_iter().map(|i| train_examples[i].clone()).collect();
+        let keep = sample_indices(source.train.len(), k, cfg.data_seed);
+        source.train = keep.into_iter().map(|i| source.train[i].clone()).collect();
     }
     let tokenizer = TextEncoder::from_dir(&model_dir, cfg.max_seq_length).map_err(err)?;
-    let train = Dataset::encode(task, &train_examples, &tokenizer, "train")?;
-    let dev = Dataset::encode(task, &dev_examples, &tokenizer, "dev")?;
-    let outputs = task.labels().map_or(1, |l| l.len());
+    let labels = source.label_set.as_deref();
+    let train = Dataset::encode(labels, &source.train, &tokenizer, "train")?;
+    let dev = Dataset::encode(labels, &source.dev, &tokenizer, "dev")?;
+    let outputs = labels.map_or(1, |l| l.len());
     let heads = HeadSpec { classifier: Some(outputs), masked_lm: false };
     let (mut model, _) = Model::from_dir(&model_dir, heads, cfg.init_seed).map_err(err)?;
     model.config.hidden_dropout = cfg.hidden_dropout;
     model.config.attention_dropout = cfg.attention_dropout;
     model.config.classifier_dropout = cfg.classifier_dropout;
-    Ok(Setup { task, model_dir, model, train, dev })
+    Ok(Setup { source_name: source.name, metric: source.metric, model_dir, model, train, dev })
 }
 
 /// Parameter runs for the optimizer: weight decay except on biases and LayerNorm parameters, and the
@@ -256,9 +254,9 @@ pub fn train(cfg: &TrainConfig, out: &Path, resume: bool, observer: &mut dyn Obs
             out.display()
         )));
     }
-    let Setup { task, model_dir, mut model, train, dev } = setup(cfg)?;
-    let head = headline(task);
-    let baseline = majority_baseline(task, &train.labels, &dev.labels);
+    let Setup { source_name, metric, model_dir, mut model, train, dev } = setup(cfg)?;
+    let head = metric.name();
+    let baseline = majority_baseline(metric, &train.labels, &dev.labels);
     let pad = model.config.pad_token_id;
 
     let per_epoch = train.len().div_ceil(cfg.batch_size);
@@ -363,7 +361,7 @@ pub fn train(cfg: &TrainConfig, out: &Path, resume: bool, observer: &mut dyn Obs
             let at_eval = evals.contains(&state.batch_in_epoch) || state.step == total;
             if at_eval {
                 let logits = predict(&model, &dev, cfg.eval_batch_size, &mut ws)?;
-                let metrics = evaluate(task, &logits, &dev.labels);
+                let metrics = evaluate(metric, &logits, &dev.labels);
                 run.log(&json!({ "step": state.step, "epoch": epoch_pos, "eval": metrics }))?;
                 observer.on_eval(state.step, &metrics, head);
                 let value = metrics.get(head).copied().unwrap_or(f64::NEG_INFINITY);
@@ -409,14 +407,18 @@ pub fn train(cfg: &TrainConfig, out: &Path, resume: bool, observer: &mut dyn Obs
     }
 
     state.train_seconds = seconds_before + started.elapsed().as_secs_f64();
+    // The final metrics are those of the last evaluation, which a completed run always ends with. A run
+    // stopped before any evaluation is evaluated now, unless it was interrupted (whoever pressed Ctrl-C
+    // wants it to end) or diverged (its weights are not finite).
     let final_metrics = match (last_metrics, status) {
         (Some(m), _) => m,
-        (None, _) => evaluate(task, &predict(&model, &dev, cfg.eval_batch_size, &mut ws)?, &dev.labels),
+        (None, Status::Interrupted | Status::Diverged) => Metrics::new(),
+        (None, _) => evaluate(metric, &predict(&model, &dev, cfg.eval_batch_size, &mut ws)?, &dev.labels),
     };
     let failed = baseline.and_then(|b| final_metrics.get(head).map(|v| *v <= b));
     let summary = Summary {
         status,
-        task: task.dir_name().to_string(),
+        task: source_name,
         model: cfg.model.clone(),
         recipe: cfg.recipe.name().to_string(),
         init_seed: cfg.init_seed,

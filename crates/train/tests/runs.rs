@@ -141,3 +141,50 @@ fn divergence_is_recorded_not_a_crash() {
         serde_json::from_str(&std::fs::read_to_string(out.path().join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["status"], "diverged");
 }
+
+#[test]
+fn own_csv_data_early_stopping_and_thread_count() {
+    let root = tempfile::tempdir().unwrap();
+    // SST-2 rows rewritten as a CSV with other column names and label names.
+    let src = std::fs::read_to_string(locations::task_dir(Task::Sst2, None).join("train.tsv")).unwrap();
+    let rows: Vec<(String, String)> = src
+        .lines()
+        .skip(1)
+        .take(96)
+        .map(|l| {
+            let (text, label) = l.rsplit_once('\t').unwrap();
+            (text.replace('"', "\"\""), if label == "1" { "pos".into() } else { "neg".into() })
+        })
+        .collect();
+    let write = |name: &str, part: &[(String, String)]| {
+        let body: String = part.iter().map(|(t, l)| format!("\"{t}\",{l}\n")).collect();
+        std::fs::write(root.path().join(name), format!("review,sentiment\n{body}")).unwrap();
+    };
+    write("train.csv", &rows[..64]);
+    write("dev.csv", &rows[64..]);
+    let o = Overrides {
+        model: Some(locations::default_model().display().to_string()),
+        task: Some("reviews".into()),
+        train_file: Some(root.path().join("train.csv")),
+        dev_file: Some(root.path().join("dev.csv")),
+        text_a_column: Some("review".into()),
+        label_column: Some("sentiment".into()),
+        epochs: Some(3),
+        evals_per_epoch: Some(2),
+        // A learning rate too small to change any prediction: the dev metric never improves after the
+        // first evaluation, so patience 2 stops the run at the third.
+        lr: Some(1e-12),
+        early_stopping_patience: Some(2),
+        ..Default::default()
+    };
+    let cfg = TrainConfig::resolve(o, stabletune_model::Architecture::Bert).unwrap();
+    let two = run(&cfg, &root.path().join("two-threads"));
+    assert_eq!(two.task, "reviews");
+    assert_eq!((two.status, two.steps), (Status::EarlyStopped, 6));
+    assert_eq!(two.best_step, Some(2));
+    // The same run on one thread: the same bits.
+    let one = stabletune_engine::par::thread_pool(1).install(|| run(&cfg, &root.path().join("one-thread")));
+    assert_eq!(one.final_metrics, two.final_metrics);
+    assert_eq!(weights(&root.path().join("one-thread")), weights(&root.path().join("two-threads")));
+    assert_eq!(losses(&root.path().join("one-thread")), losses(&root.path().join("two-threads")));
+}

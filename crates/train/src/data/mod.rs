@@ -1,10 +1,13 @@
-//! Examples from GLUE TSV files (read with quoting off: the fields contain raw `"`) and from JSONL files.
+//! Examples from GLUE TSV files (read with quoting off: the fields contain raw `"`), and from the user's
+//! own CSV, TSV or JSONL files.
 
 mod glue;
 mod jsonl;
+mod table;
 
 pub use glue::{read_task, Task};
 pub use jsonl::read_jsonl;
+pub use table::{read_table, ColumnMap};
 
 use std::path::PathBuf;
 
