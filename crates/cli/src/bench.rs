@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Args;
 use stabletune_engine::RandomStream;
 use stabletune_model::{Batch, EncoderConfig, HeadSpec, Mode, Model, Target, Workspace};
-use stabletune_train::optim::{clip_global_norm, AdamState, AdamW, Segment};
+use stabletune_train::optim::{clip_factor, global_norm, AdamState, AdamW, Segment};
 use std::time::Instant;
 
 #[derive(Args)]
@@ -97,8 +97,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let mode = Mode::Train { seed: 0, step: step as u64 };
             model.loss_and_grads(&batch, Target::Classes(&labels), mode, &mut ws, &mut grads)?;
             let backward_done = Instant::now();
-            clip_global_norm(&mut grads, 1.0);
-            opt.step(&mut model.params.values, &grads, &mut state, 2e-5, &segments);
+            // Clipping folded into the update, as `stabletune train` does it.
+            let factor = clip_factor(global_norm(&grads), 1.0);
+            opt.step_scaled(&mut model.params.values, &grads, &mut state, 2e-5, &segments, &|_| factor);
             let ms = start.elapsed().as_secs_f64() * 1e3;
             let update_ms = backward_done.elapsed().as_secs_f64() * 1e3;
             let kind = if step < args.warmup { "warmup" } else { "step" };

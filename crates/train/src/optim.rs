@@ -67,6 +67,21 @@ impl AdamW {
         lr: f64,
         segments: &[Segment],
     ) {
+        self.step_scaled(params, grads, state, lr, segments, &|_| 1.0);
+    }
+
+    /// [`AdamW::step`] on the gradients multiplied by `grad_scale(segment index)`: gradient clipping folded
+    /// into the update, saving a pass over the gradients. The product is rounded to f32 before use, as
+    /// PyTorch's in-place clipping does, so the result is the same bits as clipping first.
+    pub fn step_scaled(
+        &self,
+        params: &mut [f32],
+        grads: &[f32],
+        state: &mut AdamState,
+        lr: f64,
+        segments: &[Segment],
+        grad_scale: &(dyn Fn(usize) -> f32 + Sync),
+    ) {
         assert!(
             params.len() == grads.len() && state.m.len() == params.len() && state.v.len() == params.len()
         );
@@ -74,8 +89,9 @@ impl AdamW {
         let correction = self.correction(state.step);
         let (b1, b2, eps) = (self.beta1 as f32, self.beta2 as f32, self.eps as f32);
         let (c1, c2) = ((1.0 - self.beta1) as f32, (1.0 - self.beta2) as f32);
-        for seg in segments {
+        for (index, seg) in segments.iter().enumerate() {
             let lr = lr * seg.lr_scale;
+            let scale = grad_scale(index);
             let step_size = (lr * correction) as f32;
             let decay = seg.decay && self.weight_decay > 0.0;
             let shrink = (-lr * self.weight_decay) as f32;
@@ -87,8 +103,9 @@ impl AdamW {
                 .zip(state.v[r].par_chunks_mut(CHUNK))
                 .for_each(|(((p, g), m), v)| {
                     for i in 0..p.len() {
-                        m[i] = m[i] * b1 + c1 * g[i];
-                        v[i] = v[i] * b2 + c2 * g[i] * g[i];
+                        let g = g[i] * scale;
+                        m[i] = m[i] * b1 + c1 * g;
+                        v[i] = v[i] * b2 + c2 * g * g;
                         p[i] -= step_size * m[i] / (v[i].sqrt() + eps);
                         if decay {
                             p[i] += shrink * p[i];
@@ -106,12 +123,15 @@ pub fn global_norm(grads: &[f32]) -> f64 {
     partial.iter().sum::<f64>().sqrt()
 }
 
-/// Scales `grads` by `max_norm / (norm + 1e-6)` when that is below 1, as `clip_grad_norm_` does with a
-/// norm computed beforehand.
+/// The factor `clip_grad_norm_` scales gradients by: `max_norm / (norm + 1e-6)`, at most 1.
+pub fn clip_factor(norm: f64, max_norm: f64) -> f32 {
+    (max_norm / (norm + 1e-6)).min(1.0) as f32
+}
+
+/// Scales `grads` by [`clip_factor`], as `clip_grad_norm_` does with a norm computed beforehand.
 pub fn clip_to_norm(grads: &mut [f32], norm: f64, max_norm: f64) {
-    let factor = max_norm / (norm + 1e-6);
-    if factor < 1.0 {
-        let f = factor as f32;
+    let f = clip_factor(norm, max_norm);
+    if f < 1.0 {
         grads.par_chunks_mut(CHUNK).for_each(|c| c.iter_mut().for_each(|g| *g *= f));
     }
 }
@@ -121,15 +141,6 @@ pub fn clip_global_norm(grads: &mut [f32], max_norm: f64) -> f64 {
     let norm = global_norm(grads);
     clip_to_norm(grads, norm, max_norm);
     norm
-}
-
-/// Clips each range's gradient norm to `max_norm` separately (per-parameter clipping).
-pub fn clip_per_parameter(grads: &mut [f32], ranges: &[Range<usize>], max_norm: f64) {
-    for r in ranges {
-        let g = &mut grads[r.clone()];
-        let norm = global_norm(g);
-        clip_to_norm(g, norm, max_norm);
-    }
 }
 
 #[cfg(test)]
@@ -183,6 +194,21 @@ mod tests {
     }
 
     #[test]
+    fn folded_clipping_is_bit_identical() {
+        let opt = AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-6, weight_decay: 0.01, bias_correction: true };
+        let seg = [Segment { range: 0..4, decay: true, lr_scale: 1.0 }];
+        let grads = vec![3.0f32, -4.0, 0.7, 12.5];
+        let (mut a, mut b) = (vec![0.3f32, -0.1, 0.9, 0.0], vec![0.3f32, -0.1, 0.9, 0.0]);
+        let (mut sa, mut sb) = (AdamState::new(4), AdamState::new(4));
+        let mut clipped = grads.clone();
+        let norm = clip_global_norm(&mut clipped, 1.0);
+        opt.step(&mut a, &clipped, &mut sa, 1e-3, &seg);
+        let f = clip_factor(norm, 1.0);
+        opt.step_scaled(&mut b, &grads, &mut sb, 1e-3, &seg, &|_| f);
+        assert_eq!((a, sa), (b, sb));
+    }
+
+    #[test]
     fn clipping() {
         let mut g = vec![3.0f32, 4.0];
         let norm = clip_global_norm(&mut g, 1.0);
@@ -191,8 +217,7 @@ mod tests {
         let mut small = vec![0.3f32, 0.4];
         clip_global_norm(&mut small, 1.0);
         assert_eq!(small, vec![0.3, 0.4]);
-        let mut two = vec![3.0f32, 4.0, 0.1];
-        clip_per_parameter(&mut two, &[0..2, 2..3], 1.0);
-        assert!((global_norm(&two[..2]) - 1.0).abs() < 1e-5 && two[2] == 0.1);
+        assert_eq!(clip_factor(0.5, 1.0), 1.0);
+        assert!((clip_factor(4.0, 1.0) - 0.25).abs() < 1e-6);
     }
 }

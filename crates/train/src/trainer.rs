@@ -7,7 +7,7 @@ use crate::config::{ClipMode, TrainConfig};
 use crate::data::{DataError, Result};
 use crate::dataset::{epoch_order, sample_indices, Dataset, Labels};
 use crate::metrics::{evaluate, majority_baseline, Metric, Metrics};
-use crate::optim::{clip_per_parameter, clip_to_norm, global_norm, AdamState, AdamW, Segment};
+use crate::optim::{clip_factor, global_norm, AdamState, AdamW, Segment};
 use crate::run_dir::{load_resume_state, RunDir, TrainerState, BEST};
 use crate::schedule::Schedule;
 use crate::source;
@@ -140,7 +140,6 @@ pub struct Updater {
     pub segments: Vec<Segment>,
     pub max_grad_norm: f64,
     pub clip: ClipMode,
-    param_ranges: Vec<Range<usize>>,
 }
 
 /// The loss of the batch (before the update) and the global gradient norm before clipping. When
@@ -170,7 +169,6 @@ impl Updater {
             segments: segments(model, cfg.layerwise_lr_decay),
             max_grad_norm: cfg.max_grad_norm,
             clip: cfg.clip,
-            param_ranges: model.params.infos.iter().map(|i| i.range()).collect(),
         }
     }
 
@@ -198,13 +196,23 @@ impl Updater {
         if update.diverged() {
             return Ok(update);
         }
-        if self.max_grad_norm > 0.0 {
-            match self.clip {
-                ClipMode::Global => clip_to_norm(grads, update.grad_norm, self.max_grad_norm),
-                ClipMode::PerParameter => clip_per_parameter(grads, &self.param_ranges, self.max_grad_norm),
+        // Clipping is folded into the update as a per-segment gradient factor (segments are the tensors).
+        let params = &mut model.params.values;
+        match (self.max_grad_norm > 0.0, self.clip) {
+            (false, _) => self.opt.step(params, grads, adam, lr, &self.segments),
+            (true, ClipMode::Global) => {
+                let f = clip_factor(update.grad_norm, self.max_grad_norm);
+                self.opt.step_scaled(params, grads, adam, lr, &self.segments, &|_| f);
+            }
+            (true, ClipMode::PerParameter) => {
+                let factors: Vec<f32> = self
+                    .segments
+                    .iter()
+                    .map(|s| clip_factor(global_norm(&grads[s.range.clone()]), self.max_grad_norm))
+                    .collect();
+                self.opt.step_scaled(params, grads, adam, lr, &self.segments, &|i| factors[i]);
             }
         }
-        self.opt.step(&mut model.params.values, grads, adam, lr, &self.segments);
         Ok(update)
     }
 }
