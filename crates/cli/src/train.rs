@@ -209,6 +209,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(path) = &args.config {
         o = o.over(Overrides::from_toml_file(path).map_err(anyhow::Error::msg)?);
     }
+    // Resuming: the run's own frozen config is the base, so `--resume --out DIR` is all it takes.
+    if args.resume {
+        let Some(out) = &args.out else { bail!("--resume needs --out, the run directory to continue") };
+        let frozen = out.join("config.toml");
+        if !frozen.exists() {
+            bail!("{}: no run to resume (config.toml is missing)", out.display());
+        }
+        o = o.over(Overrides::from_toml_file(&frozen).map_err(anyhow::Error::msg)?);
+    }
     if o.model.is_none() {
         o.model = Some(locations::default_model().display().to_string());
     }

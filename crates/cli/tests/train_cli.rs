@@ -118,3 +118,38 @@ fn data_stats_reports_the_baseline() {
     assert!(out.contains("train: 2490 rows") && out.contains("dev: 277 rows"), "{out}");
     assert!(out.contains("\"entailment\": 1249") && out.contains("acc 0.5271"), "{out}");
 }
+
+#[test]
+fn ctrl_c_then_resume_with_only_the_run_directory() {
+    let data = small_rte(64, 16);
+    let out = tempfile::tempdir().unwrap();
+    let run = out.path().join("run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stabletune"))
+        .args(["train", "--task", "rte", "--data-dir", data.path().to_str().unwrap(), "--epochs", "3"])
+        .args(["--evals-per-epoch", "1", "--seed", "2", "--out", run.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Interrupt as soon as the first update is logged.
+    let log = run.join("metrics.jsonl");
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(&log).is_ok_and(|t| !t.is_empty()) {
+        assert!(start.elapsed().as_secs() < 120, "the run never logged an update");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "an interrupted run exits cleanly");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["status"], "interrupted");
+    assert!(summary["steps"].as_u64().unwrap() < 12);
+
+    let o = stabletune(&["train", "--resume", "--out", run.to_str().unwrap(), "--threads", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!((summary["status"].as_str(), summary["steps"].as_u64()), (Some("completed"), Some(12)));
+}

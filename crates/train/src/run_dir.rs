@@ -31,6 +31,8 @@ pub struct TrainerState {
     pub batch_in_epoch: usize,
     pub best_metric: Option<f64>,
     pub best_step: Option<u64>,
+    /// All metrics of the best evaluation so far.
+    pub best_metrics: Option<crate::metrics::Metrics>,
     pub evals_without_improvement: usize,
     pub train_seconds: f64,
     pub examples_seen: u64,

@@ -249,8 +249,10 @@ pub fn train(cfg: &TrainConfig, out: &Path, resume: bool, observer: &mut dyn Obs
     let frozen = cfg.to_toml();
     let config_path = run.file("config.toml");
     if resume {
-        let saved = std::fs::read_to_string(&config_path).unwrap_or_default();
-        if saved != frozen {
+        // The thread count never changes a result, so a run may continue with another.
+        let saved: Option<TrainConfig> =
+            std::fs::read_to_string(&config_path).ok().and_then(|t| toml::from_str(&t).ok());
+        if saved.map(|c| TrainConfig { threads: cfg.threads, ..c }).as_ref() != Some(cfg) {
             return Err(DataError::Other(format!(
                 "{}: --resume needs the run's own configuration; it differs from the one given",
                 config_path.display()
@@ -303,7 +305,6 @@ pub fn train(cfg: &TrainConfig, out: &Path, resume: bool, observer: &mut dyn Obs
     let mut ws = Workspace::new();
     let mut grads = model.zero_grads();
     let mut last_metrics: Option<Metrics> = None;
-    let mut best_metrics: Option<Metrics> = state.best_step.and_then(|_| read_best_metrics(&run));
     let mut status = Status::Completed;
     let started = Instant::now();
     let seconds_before = state.train_seconds;
@@ -377,9 +378,8 @@ pub fn train(cfg: &TrainConfig, out: &Path, resume: bool, observer: &mut dyn Obs
                     state.best_metric = Some(value);
                     state.best_step = Some(state.step);
                     state.evals_without_improvement = 0;
+                    state.best_metrics = Some(metrics.clone());
                     run.save_model(BEST, &model, &model_dir)?;
-                    run.write_json("best_metrics.json", &metrics)?;
-                    best_metrics = Some(metrics.clone());
                 } else {
                     state.evals_without_improvement += 1;
                 }
@@ -438,7 +438,7 @@ pub fn train(cfg: &TrainConfig, out: &Path, resume: bool, observer: &mut dyn Obs
         epochs: state.epoch as f64 + state.batch_in_epoch as f64 / per_epoch as f64,
         headline_metric: head.to_string(),
         final_metrics,
-        best_metrics,
+        best_metrics: state.best_metrics.clone(),
         best_step: state.best_step,
         majority_baseline: baseline,
         failed,
@@ -457,11 +457,6 @@ fn matrix_norms(
     grads: &[f32],
 ) -> serde_json::Map<String, serde_json::Value> {
     matrices.iter().map(|(name, r)| (name.clone(), json!(global_norm(&grads[r.clone()])))).collect()
-}
-
-fn read_best_metrics(run: &RunDir) -> Option<Metrics> {
-    let text = std::fs::read_to_string(run.file("best_metrics.json")).ok()?;
-    serde_json::from_str(&text).ok()
 }
 
 #[cfg(test)]

@@ -74,11 +74,7 @@ pub fn attention_forward(
     );
     let (s, hid, d) = (shape.seq, shape.hidden(), shape.head_dim);
     let ctx_ptr = SendPtr(ctx.as_mut_ptr());
-    // Without dropout, `dropped` is not used: give every job an empty chunk.
-    let chunk = if dropout.is_some() { s * s } else { 1 };
-    let mut empty = vec![0.0f32; if dropout.is_some() { 0 } else { probs.len() / (s * s) }];
-    let dropped: &mut [f32] = if dropout.is_some() { dropped } else { &mut empty };
-    probs.par_chunks_mut(s * s).zip(dropped.par_chunks_mut(chunk)).enumerate().for_each(|(job, (p, pd))| {
+    let job = |job: usize, p: &mut [f32], pd: Option<&mut [f32]>| {
         let (b, h) = (job / shape.heads, job % shape.heads);
         let len = lens[b];
         let (q, k, v) = shape.qkv_views(b, h, len);
@@ -88,17 +84,25 @@ pub fn attention_forward(
             softmax_in_place(&mut row[..len]);
             row[len..].fill(0.0);
         }
-        let weights: &[f32] = match dropout {
-            Some(dr) => {
+        let weights: &[f32] = match (dropout, pd) {
+            (Some(dr), Some(pd)) => {
                 dr.for_each_factor((job * s * s) as u64, s * s, |i, f| pd[i] = p[i] * f);
                 pd
             }
-            None => p,
+            _ => p,
         };
         let out = View::row_major(b * s * hid + h * d, s, d, hid);
         // SAFETY: this job alone writes the columns of head `h` in the rows of sequence `b`.
         unsafe { gemm_raw(ctx_ptr.get(), out, weights, scores, qkv, v, 1.0, false, Par::Serial) };
-    });
+    };
+    match dropout {
+        Some(_) => probs
+            .par_chunks_mut(s * s)
+            .zip(dropped.par_chunks_mut(s * s))
+            .enumerate()
+            .for_each(|(i, (p, pd))| job(i, p, Some(pd))),
+        None => probs.par_chunks_mut(s * s).enumerate().for_each(|(i, p)| job(i, p, None)),
+    }
 }
 
 fn softmax_in_place(row: &mut [f32]) {
