@@ -76,7 +76,8 @@ pub struct Summary {
     pub majority_baseline: Option<f64>,
     /// Final headline metric at or below the majority baseline (Dodge et al.'s failed run).
     pub failed: Option<bool>,
-    pub train_seconds: f64,
+    /// Wall-clock seconds of training, evaluations included (summed over the sessions of a resumed run).
+    pub wall_seconds: f64,
     pub train_examples_per_second: f64,
     pub version: String,
     pub git_commit: String,
@@ -442,7 +443,7 @@ pub fn train(cfg: &TrainConfig, out: &Path, resume: bool, observer: &mut dyn Obs
         best_step: state.best_step,
         majority_baseline: baseline,
         failed,
-        train_seconds: state.train_seconds,
+        wall_seconds: state.train_seconds,
         train_examples_per_second: state.examples_seen as f64 / state.train_seconds.max(1e-9),
         version: env!("CARGO_PKG_VERSION").to_string(),
         git_commit: env!("STABLETUNE_GIT_COMMIT").to_string(),
@@ -462,6 +463,25 @@ fn matrix_norms(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layerwise_learning_rates() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tiny-bert");
+        let (model, _) =
+            Model::from_dir(&dir, HeadSpec { classifier: Some(3), masked_lm: false }, 0).unwrap();
+        let segs = segments(&model, Some(0.5));
+        let scale_of = |name: &str| {
+            let i = model.params.infos.iter().position(|i| i.name == name).unwrap();
+            segs[i].lr_scale
+        };
+        // Two layers: embeddings 0.5², layer 0 0.5, layer 1 (the top) and the heads at the full rate.
+        assert_eq!(scale_of("bert.embeddings.word_embeddings.weight"), 0.25);
+        assert_eq!(scale_of("bert.encoder.layer.0.output.dense.weight"), 0.5);
+        assert_eq!(scale_of("bert.encoder.layer.1.attention.self.query.weight"), 1.0);
+        assert_eq!(scale_of("classifier.weight"), 1.0);
+        assert!(!segs[model.params.infos.iter().position(|i| i.name == "classifier.bias").unwrap()].decay);
+        assert!(segments(&model, None).iter().all(|s| s.lr_scale == 1.0));
+    }
 
     #[test]
     fn evaluation_points() {
