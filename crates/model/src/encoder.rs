@@ -184,6 +184,35 @@ fn ffn_dropout(cfg: &EncoderConfig, mode: Mode, depth: usize) -> Option<stabletu
     }
 }
 
+/// What a LayerNorm's forward pass kept: its input (the residual sum) and row statistics.
+struct NormCache<'a> {
+    sum: &'a [f32],
+    mean: &'a [f32],
+    rstd: &'a [f32],
+    norm: &'a Norm,
+}
+
+/// Backward through the end of a post-LN sublayer, `y = LN(dropout(a + bias) + residual)` where `a` is
+/// the output of the linear layer `out` without its bias: from `dy`, writes the residual's gradient into
+/// `ds` and the branch's gradient (after dropout) into `dbranch`, and adds the LayerNorm's and `out`'s
+/// bias gradients into `grads`.
+#[allow(clippy::too_many_arguments)]
+fn sublayer_backward(
+    p: &[f32],
+    grads: &mut [f32],
+    cache: NormCache<'_>,
+    out: &Linear,
+    dropout: Option<&stabletune_engine::ops::Dropout>,
+    dy: &[f32],
+    ds: &mut [f32],
+    dbranch: &mut [f32],
+) {
+    let (dg, db) = norm_grads(grads, cache.norm);
+    let gamma = norm_params(p, cache.norm).0;
+    layernorm_backward(cache.sum, cache.mean, cache.rstd, gamma, dy, ds, dg, db, false);
+    bias_dropout_backward(ds, dbranch, linear_grads(grads, out).1, dropout);
+}
+
 /// Backward through the encoder. On entry `ws.grad.dhidden` holds the gradient of the loss with respect
 /// to the last hidden state; parameter gradients are added into `grads`.
 pub(crate) fn backward(
@@ -216,20 +245,9 @@ pub(crate) fn backward(
         };
         let s = &mut ws.grad;
         // Output LayerNorm, then the feed-forward branch and its residual (the attention output).
-        let (dg, db) = norm_grads(grads, &l.ffn_norm);
-        layernorm_backward(
-            &c.ffn_sum,
-            &c.ffn_mean,
-            &c.ffn_rstd,
-            norm_params(p, &l.ffn_norm).0,
-            &s.dhidden,
-            &mut s.ds,
-            dg,
-            db,
-            false,
-        );
         let drop = ffn_dropout(cfg, mode, d);
-        bias_dropout_backward(&s.ds, &mut s.dbranch, linear_grads(grads, &l.ffn_out).1, drop.as_ref());
+        let norm = NormCache { sum: &c.ffn_sum, mean: &c.ffn_mean, rstd: &c.ffn_rstd, norm: &l.ffn_norm };
+        sublayer_backward(p, grads, norm, &l.ffn_out, drop.as_ref(), &s.dhidden, &mut s.ds, &mut s.dbranch);
         s.dattn_out.copy_from_slice(&s.ds);
         let (dw, _) = linear_grads(grads, &l.ffn_out);
         linear_backward(
@@ -258,20 +276,18 @@ pub(crate) fn backward(
         );
 
         // Attention LayerNorm, the attention branch and its residual (the layer input).
-        let (dg, db) = norm_grads(grads, &l.attn_norm);
-        layernorm_backward(
-            &c.attn_sum,
-            &c.attn_mean,
-            &c.attn_rstd,
-            norm_params(p, &l.attn_norm).0,
+        let drop = mode.dropout(cfg.hidden_dropout, Site::AttentionOutput(d));
+        let norm = NormCache { sum: &c.attn_sum, mean: &c.attn_mean, rstd: &c.attn_rstd, norm: &l.attn_norm };
+        sublayer_backward(
+            p,
+            grads,
+            norm,
+            &l.attn_out,
+            drop.as_ref(),
             &s.dattn_out,
             &mut s.ds,
-            dg,
-            db,
-            false,
+            &mut s.dbranch,
         );
-        let drop = mode.dropout(cfg.hidden_dropout, Site::AttentionOutput(d));
-        bias_dropout_backward(&s.ds, &mut s.dbranch, linear_grads(grads, &l.attn_out).1, drop.as_ref());
         s.dinput.copy_from_slice(&s.ds);
         let (dw, _) = linear_grads(grads, &l.attn_out);
         linear_backward(&c.ctx, weight(p, &l.attn_out), &s.dbranch, Some(&mut s.dctx), false, dw, None, h, h);
