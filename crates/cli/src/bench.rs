@@ -2,7 +2,7 @@
 //! of a randomly initialised BERT-shaped encoder with a classification head, dropout 0.1. The same step
 //! in PyTorch is `bench/torch_step.py`; `bench/compare.sh` runs both in one sitting.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use stabletune_engine::RandomStream;
 use stabletune_model::{Batch, EncoderConfig, HeadSpec, Mode, Model, Target, Workspace};
@@ -113,15 +113,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
         Ok(times)
     })?;
-    let mut sorted = times.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = if sorted.is_empty() {
-        f64::NAN
-    } else if sorted.len() % 2 == 1 {
-        sorted[sorted.len() / 2]
-    } else {
-        (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0
-    };
+    let median = stabletune_stats::median(&times).context("no timed steps (use --steps 1 or more)")?;
     let tokens_per_s = (args.batch * args.seq) as f64 / (median / 1e3);
     let gflops = step_flops(&args) / (median / 1e3) / 1e9;
     println!(

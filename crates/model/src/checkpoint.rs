@@ -194,9 +194,11 @@ pub fn save(params: &ParamSet, path: &Path) -> Result<()> {
     write_atomic(path, &data)
 }
 
-/// Writes `data` to a temporary file beside `path`, then renames it over `path`.
+/// Writes `data` to a temporary file beside `path` (`.<name>.tmp`), then renames it over `path`: a killed
+/// process leaves either the old file or the new one, never half of one.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
     std::fs::write(&tmp, data).map_err(io_err(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io_err(path))
 }

@@ -70,12 +70,15 @@ impl Model {
         let with_pooler =
             config.arch == Architecture::Roberta && ck.has("roberta.pooler.dense.weight", config.arch);
         let layout = Layout::build(&config, heads, with_pooler, &mut params);
-        let new_head = |name: &str| {
-            params.get(name).is_some_and(|i| matches!(i.group, ParamGroup::Classifier | ParamGroup::Pooler))
-        };
-        let mut loaded = params.clone();
-        let report = ck.load_into(&mut loaded, config.arch, new_head, seed)?;
-        Ok((Model { config, params: loaded, layout, heads }, report))
+        // New task heads may be initialised when the checkpoint lacks them; nothing else may.
+        let new_heads: std::collections::HashSet<String> = params
+            .infos
+            .iter()
+            .filter(|i| matches!(i.group, ParamGroup::Classifier | ParamGroup::Pooler))
+            .map(|i| i.name.clone())
+            .collect();
+        let report = ck.load_into(&mut params, config.arch, |name| new_heads.contains(name), seed)?;
+        Ok((Model { config, params, layout, heads }, report))
     }
 
     /// Writes `config.json` and `model.safetensors` into `dir` (created if needed), in the layout

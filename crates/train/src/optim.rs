@@ -128,24 +128,18 @@ pub fn clip_factor(norm: f64, max_norm: f64) -> f32 {
     (max_norm / (norm + 1e-6)).min(1.0) as f32
 }
 
-/// Scales `grads` by [`clip_factor`], as `clip_grad_norm_` does with a norm computed beforehand.
-pub fn clip_to_norm(grads: &mut [f32], norm: f64, max_norm: f64) {
-    let f = clip_factor(norm, max_norm);
-    if f < 1.0 {
-        grads.par_chunks_mut(CHUNK).for_each(|c| c.iter_mut().for_each(|g| *g *= f));
-    }
-}
-
-/// Clips the global L2 norm of all gradients to `max_norm`; returns the norm before clipping.
-pub fn clip_global_norm(grads: &mut [f32], max_norm: f64) -> f64 {
-    let norm = global_norm(grads);
-    clip_to_norm(grads, norm, max_norm);
-    norm
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Clipping as `clip_grad_norm_` does it, in place before the update: the reference for the folded
+    /// clipping of [`AdamW::step_scaled`]. Returns the norm before clipping.
+    fn clip_global_norm(grads: &mut [f32], max_norm: f64) -> f64 {
+        let norm = global_norm(grads);
+        let f = clip_factor(norm, max_norm);
+        grads.iter_mut().for_each(|g| *g *= f);
+        norm
+    }
 
     /// The update rule written out in f64 for one scalar.
     fn reference(p0: f64, grads: &[f64], lr: f64, opt: &AdamW, decay: bool) -> f64 {

@@ -29,7 +29,6 @@ pub struct TrainerState {
     pub epoch: usize,
     /// Batches of `epoch` done.
     pub batch_in_epoch: usize,
-    pub best_metric: Option<f64>,
     pub best_step: Option<u64>,
     /// All metrics of the best evaluation so far.
     pub best_metrics: Option<crate::metrics::Metrics>,
@@ -54,10 +53,8 @@ impl RunDir {
 
     /// Replaces `name` with `data` atomically.
     pub fn write_atomic(&self, name: &str, data: &[u8]) -> Result<()> {
-        let path = self.file(name);
-        let tmp = self.file(&format!(".{name}.tmp"));
-        std::fs::write(&tmp, data).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io(&path))
+        stabletune_model::checkpoint::write_atomic(&self.file(name), data)
+            .map_err(|e| DataError::Other(e.to_string()))
     }
 
     pub fn write_json(&self, name: &str, value: &impl Serialize) -> Result<()> {

@@ -375,8 +375,8 @@ pub fn train(cfg: &TrainConfig, out: &Path, resume: bool, observer: &mut dyn Obs
                 run.log(&json!({ "step": state.step, "epoch": epoch_pos, "eval": metrics }))?;
                 observer.on_eval(state.step, &metrics, head);
                 let value = metrics.get(head).copied().unwrap_or(f64::NEG_INFINITY);
-                if state.best_metric.is_none_or(|b| value > b) {
-                    state.best_metric = Some(value);
+                let best = state.best_metrics.as_ref().and_then(|m| m.get(head)).copied();
+                if best.is_none_or(|b| value > b) {
                     state.best_step = Some(state.step);
                     state.evals_without_improvement = 0;
                     state.best_metrics = Some(metrics.clone());
