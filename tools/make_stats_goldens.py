@@ -227,11 +227,16 @@ def correlation():
         c = {"name": name, "x": enc(x), "y": enc(y)}
         for key, f in (("pearson", stats.pearsonr), ("spearman", stats.spearmanr)):
             r, p = f(x, y)
-            if with_test and abs(abs(r) - 1) < 4e-16 and p != 0:
-                # A perfect correlation computed as 1 - 1e-16: its p-value is rounding noise
-                # (scipy: 1e-24); the exact r = +-1 has p = 0.
+            # A perfect correlation computed as 1 - 1e-16: the 1e-16 and the p-value (scipy: 1e-24,
+            # or 1e-8 with three points) are rounding noise; the exact r = +-1 has p = 0. What
+            # scipy returned is kept beside the exact values.
+            exact_r = np.sign(r) if abs(abs(r) - 1) < 4e-16 else r
+            exact_p = 0.0 if with_test and abs(exact_r) == 1 else p
+            if exact_r != r:
+                c[f"scipy_{key}"] = enc(r)
+            if with_test and exact_p != p:
                 c[f"scipy_{key}_p"] = enc(p)
-                r, p = np.sign(r), 0.0
+            r, p = exact_r, exact_p
             c[key] = enc(r)
             if with_test:
                 c[f"{key}_p"] = enc(p)
@@ -257,6 +262,11 @@ def correlation():
         case("near_independent", rng.normal(size=40), rng.normal(size=40)),
         case("strong_tiny_p", x50, x50 + rng.normal(0, 0.01, 50)),
         case("offset_scale", 1e6 + x50 * 1e-3, 1e-6 * x50 + rng.normal(0, 1e-7, 50)),
+        # Perfect relations whose computed r is 1 - 1e-16 in this crate before the rounding
+        # threshold (crates/stats/src/spread.rs); exactly +-1 with p = 0 expected.
+        case("collinear_decimals_11", [0.1 * i for i in range(11)], [0.3 * i + 0.1 for i in range(11)]),
+        case("anticollinear_decimals_6", [0.1 * i for i in range(6)], [-0.07 * i + 0.3 for i in range(6)]),
+        case("monotone_three", [0.0, 0.1, 0.2], [0.0, 0.001, 0.008]),
     ]
     errors = [
         {"name": "constant_x", "x": [1.0, 1.0, 1.0], "y": [1.0, 2.0, 3.0], "error": "Degenerate",
@@ -305,6 +315,12 @@ def levene():
              lambda: stats.levene([1.0, 2, 3], [4.0, np.nan, 5]))},
         {"name": "all_groups_of_two", "groups": [[1.0, 2.0], [3.0, 5.0]], "error": "Degenerate",
          "scipy": scipy_outcome(lambda: stats.levene([1.0, 2], [3.0, 5], center="mean"))},
+        # Two values lie equally far from their mean in exact arithmetic, not in floating point:
+        # the within-group sum of squares is ~1e-33, rounding error.
+        {"name": "groups_of_two_rounding", "groups": [[0.1, 0.3], [0.5, 0.6]], "error": "Degenerate",
+         "scipy": scipy_outcome(lambda: stats.levene([0.1, 0.3], [0.5, 0.6], center="mean").statistic)},
+        {"name": "collapsed_groups", "groups": [[0.7] * 3, [0.1] * 4], "error": "Degenerate",
+         "scipy": scipy_outcome(lambda: stats.levene([0.7] * 3, [0.1] * 4, center="mean").statistic)},
     ]
     return cases, errors
 
@@ -332,6 +348,9 @@ def welch():
     errors = [
         {"name": "both_constant", "x": [1.0, 1.0], "y": [2.0, 2.0, 2.0], "error": "Degenerate",
          "scipy": scipy_outcome(lambda: stats.ttest_ind([1.0, 1], [2.0, 2, 2], equal_var=False))},
+        # The mean of three 0.7s can round to 0.6999999999999998: a variance of ~1e-32, not 0.
+        {"name": "both_constant_0.7", "x": [0.7] * 3, "y": [0.7] * 7, "error": "Degenerate",
+         "scipy": scipy_outcome(lambda: stats.ttest_ind([0.7] * 3, [0.7] * 7, equal_var=False))},
         {"name": "single_value", "x": [1.0], "y": [2.0, 3.0], "error": "TooFew",
          "scipy": scipy_outcome(lambda: stats.ttest_ind([1.0], [2.0, 3], equal_var=False))},
         {"name": "nan", "x": enc([1.0, float("nan")]), "y": [2.0, 3.0], "error": "NonFinite",
@@ -565,6 +584,11 @@ def anova():
          "error": "LengthMismatch"},
         {"name": "empty_cell", "cells": [[[1.0], [2.0]], [[1.0], []]], "error": "Empty"},
         {"name": "additive", "cells": [[[1.0], [2.0]], [[3.0], [4.0]]], "error": "Degenerate"},
+        # Additive in exact arithmetic; the computed residual is ~1e-31, rounding error.
+        {"name": "additive_decimals", "cells": [[[r + c] for c in (0.3, 0.05, 0.6, 0.33)]
+                                               for r in (0.1, 0.25, 0.7)], "error": "Degenerate"},
+        {"name": "collapsed_replicates", "cells": [[[0.1] * 3, [0.7] * 3], [[0.6] * 3, [0.9] * 3]],
+         "error": "Degenerate"},
         {"name": "nan", "cells": [[[1.0], ["nan"]], [[3.0], [4.0]]], "error": "NonFinite"},
     ]
     return cases, errors, checked

@@ -6,6 +6,7 @@ mod encode;
 mod train;
 
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -42,16 +43,18 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
+        // Colour codes only for a terminal: run logs and Slurm output files get plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Encode(args) => encode::run(args),
+        Command::Encode(args) => encode::run(args).map(|()| ExitCode::SUCCESS),
         Command::Train(args) => train::run(*args),
-        Command::Data { command } => data_stats::run(command),
-        Command::Bench(args) => bench::run(args),
+        Command::Data { command } => data_stats::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Bench(args) => bench::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

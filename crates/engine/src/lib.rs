@@ -13,6 +13,7 @@ pub mod matmul;
 pub mod ops;
 pub mod par;
 pub mod rng;
+pub mod streams;
 
 pub use matmul::{matmul, Par, View};
 pub use rng::RandomStream;

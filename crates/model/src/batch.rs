@@ -1,5 +1,6 @@
 //! Padded batches and the reusable buffers a forward and backward pass run in.
 
+use stabletune_engine::streams;
 use stabletune_engine::ops::Dropout;
 use stabletune_engine::RandomStream;
 
@@ -54,15 +55,26 @@ pub(crate) enum Site {
 }
 
 impl Site {
-    fn stream_id(self) -> u64 {
-        match self {
+    /// Every dropout site of an encoder with `layers` layers (for the tests that keep streams apart).
+    #[cfg(test)]
+    pub(crate) fn all(layers: usize) -> Vec<Site> {
+        let mut sites = vec![Site::Embeddings, Site::HeadInput, Site::HeadPooled];
+        for d in 0..layers {
+            sites.extend([Site::AttentionProbs(d), Site::AttentionOutput(d), Site::FfnOutput(d)]);
+        }
+        sites
+    }
+
+    pub(crate) fn stream_id(self) -> u64 {
+        let site = match self {
             Site::Embeddings => 1,
             Site::HeadInput => 2,
             Site::HeadPooled => 3,
             Site::AttentionProbs(d) => 16 + 4 * d as u64,
             Site::AttentionOutput(d) => 17 + 4 * d as u64,
             Site::FfnOutput(d) => 18 + 4 * d as u64,
-        }
+        };
+        streams::id(streams::Family::Dropout, site)
     }
 }
 
@@ -169,6 +181,57 @@ impl Workspace {
             &self.emb_out
         } else {
             &self.emb_proj
+        }
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+    use crate::{HeadSpec, Model};
+    use std::collections::HashMap;
+
+    /// Every random stream of a run (dropout sites of a 48-layer encoder, the initialisation of every
+    /// tensor of the three fixture families with both heads, the subsample and the epoch orders) has its
+    /// own stream id, so no two sites ever share a (seed, stream, step) key even when the init seed
+    /// equals the data seed.
+    #[test]
+    fn no_two_sites_share_a_stream() {
+        let mut seen: HashMap<u64, String> = HashMap::new();
+        let mut claim = |id: u64, what: String| {
+            if let Some(other) = seen.insert(id, what.clone()) {
+                panic!("{what} and {other} share stream {id:#x}");
+            }
+        };
+        for site in Site::all(48) {
+            claim(site.stream_id(), format!("dropout {site:?}"));
+        }
+        claim(streams::SAMPLE, "the subsample".into());
+        claim(streams::ORDER, "the epoch orders".into());
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+        let mut names = std::collections::BTreeSet::new();
+        for family in ["tiny-bert", "tiny-roberta", "tiny-albert"] {
+            for heads in [HeadSpec { classifier: Some(3), masked_lm: false }, HeadSpec { classifier: None, masked_lm: true }] {
+                let (model, _) = Model::from_dir(&fixtures.join(family), heads, 0).unwrap();
+                names.extend(model.params.infos.iter().map(|i| i.name.clone()));
+            }
+        }
+        for name in names {
+            claim(crate::params::init_stream(&name), format!("init of {name}"));
+        }
+    }
+
+    /// The collision this replaced: with `--seed N`, the step-0 embedding dropout mask was the
+    /// subsample's permutation stream, and head dropout at step e was epoch e's order.
+    #[test]
+    fn dropout_never_draws_the_data_streams() {
+        for seed in [0, 1, 42] {
+            let embed = RandomStream::new(seed, Site::Embeddings.stream_id(), 0);
+            assert_ne!(embed, RandomStream::new(seed, streams::SAMPLE, 0));
+            for epoch in 0..4 {
+                let head = RandomStream::new(seed, Site::HeadInput.stream_id(), epoch);
+                assert_ne!(head, RandomStream::new(seed, streams::ORDER, epoch));
+            }
         }
     }
 }

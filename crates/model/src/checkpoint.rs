@@ -194,13 +194,36 @@ pub fn save(params: &ParamSet, path: &Path) -> Result<()> {
     write_atomic(path, &data)
 }
 
-/// Writes `data` to a temporary file beside `path` (`.<name>.tmp`), then renames it over `path`: a killed
-/// process leaves either the old file or the new one, never half of one.
+/// Writes `data` to a temporary file beside `path` (`.<name>.<pid>.tmp`), flushes it to disk, renames it
+/// over `path` and flushes the directory: a killed process leaves either the old file or the new one,
+/// never half of one, and a node that loses power keeps what was renamed.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    use std::io::Write;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&tmp, data).map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(data).and_then(|_| f.sync_all()).map_err(io_err(&tmp))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    sync_parent(path)
+}
+
+/// Flushes the directory entry of `path` (its parent folder) to disk, so a rename survives a power loss.
+pub fn sync_parent(path: &Path) -> Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    sync_dir(parent)
+}
+
+/// Flushes a directory's entries to disk (a no-op where directories cannot be opened, as on Windows).
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    match std::fs::File::open(dir) {
+        Ok(d) => d.sync_all().map_err(io_err(dir)),
+        Err(_) if cfg!(windows) => Ok(()),
+        Err(e) => Err(io_err(dir)(e)),
+    }
 }
 
 #[cfg(test)]

@@ -41,6 +41,9 @@ pub struct EncoderConfig {
     pub attention_dropout: f32,
     /// Dropout before the classifier (`classifier_dropout[_prob]`, else `hidden_dropout_prob`).
     pub classifier_dropout: f32,
+    /// RoBERTa's head only: dropout on the head's input, before its dense layer (transformers uses
+    /// `classifier_dropout` there too, which is what a config file gives; the recipes switch it off).
+    pub head_input_dropout: f32,
     pub max_position_embeddings: usize,
     pub type_vocab_size: usize,
     pub layer_norm_eps: f32,
@@ -179,6 +182,7 @@ impl EncoderConfig {
             hidden_dropout,
             attention_dropout: raw.attention_probs_dropout_prob,
             classifier_dropout,
+            head_input_dropout: classifier_dropout,
             max_position_embeddings: raw.max_position_embeddings,
             type_vocab_size: raw.type_vocab_size,
             layer_norm_eps: raw.layer_norm_eps,

@@ -85,7 +85,7 @@ pub(crate) fn classifier_forward(
     hc.dropped_input.clone_from(&hc.input);
     if cfg.arch == Architecture::Roberta {
         apply_optional(
-            mode.dropout(cfg.classifier_dropout, Site::HeadInput).as_ref(),
+            mode.dropout(cfg.head_input_dropout, Site::HeadInput).as_ref(),
             &mut hc.dropped_input,
             0,
         );
@@ -143,7 +143,7 @@ pub(crate) fn classifier_backward(
         h,
     );
     if cfg.arch == Architecture::Roberta {
-        apply_optional(mode.dropout(cfg.classifier_dropout, Site::HeadInput).as_ref(), &mut s.dhead_a, 0);
+        apply_optional(mode.dropout(cfg.head_input_dropout, Site::HeadInput).as_ref(), &mut s.dhead_a, 0);
     }
     scatter_hidden(&mut s.dhidden, ws.tokens, &hc.rows, h, &s.dhead_a);
 }

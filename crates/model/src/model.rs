@@ -99,6 +99,33 @@ impl Model {
         checkpoint::save(&self.params, &dir.join("model.safetensors"))
     }
 
+    /// Draws the classification head anew from `seed` (N(0, 0.02) weights, zero biases), as the authors'
+    /// code does for every run: a head found in the checkpoint belongs to another task. Returns the names
+    /// of the tensors drawn.
+    pub fn reinit_classifier(&mut self, seed: u64) -> Vec<String> {
+        let heads: Vec<usize> = (0..self.params.infos.len())
+            .filter(|&i| self.params.infos[i].group == ParamGroup::Classifier)
+            .collect();
+        for &i in &heads {
+            self.params.init_tensor(i, seed, 0.02);
+        }
+        heads.into_iter().map(|i| self.params.infos[i].name.clone()).collect()
+    }
+
+    /// Whether a tensor takes part in the forward pass of the model's heads. RoBERTa's pretrained pooler
+    /// does not under the classification head (which has its own dense layer), and no pooler does under
+    /// the masked-LM head alone: such tensors get no gradient, so an optimizer must leave them alone
+    /// (weight decay would otherwise shrink them).
+    pub fn on_forward_path(&self, index: usize) -> bool {
+        if self.params.infos[index].group != ParamGroup::Pooler {
+            return true;
+        }
+        match &self.layout.classifier {
+            Some(c) => c.dense.is_none(),
+            None => false,
+        }
+    }
+
     /// A zeroed gradient buffer in the parameters' layout.
     pub fn zero_grads(&self) -> Vec<f32> {
         vec![0.0; self.params.len()]

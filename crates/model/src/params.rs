@@ -104,9 +104,14 @@ impl ParamSet {
         } else if info.name.ends_with("bias") {
             values.fill(0.0);
         } else {
-            RandomStream::new(seed, name_hash(&info.name), 0).fill_normal(values, 0.0, std);
+            RandomStream::new(seed, init_stream(&info.name), 0).fill_normal(values, 0.0, std);
         }
     }
+}
+
+/// The random stream that initialises the tensor `name`: its own site in the init family.
+pub fn init_stream(name: &str) -> u64 {
+    stabletune_engine::streams::id(stabletune_engine::streams::Family::Init, name_hash(name))
 }
 
 /// FNV-1a, to turn a tensor name into a random-stream id.

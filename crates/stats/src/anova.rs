@@ -5,6 +5,7 @@ use crate::descriptive::{mean_unchecked, sum};
 use crate::dist::f_sf;
 use crate::error::{check_finite, check_min_len, degenerate, Result, StatsError};
 use crate::metrics::{spearman_test, CorrelationTest};
+use crate::spread::{constant_value, is_rounding_noise, list_some, magnitude, no_spread};
 
 /// One effect of an ANOVA table.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,8 +53,10 @@ pub struct TwoWayAnova {
 /// `x_ij - rowmean_i - colmean_j + grandmean` with `(a - 1)(b - 1)` degrees of freedom.
 ///
 /// Needs at least 2 x 2 cells, all rows of the same length, finite values. A residual sum of
-/// squares of 0 (a perfectly additive grid) leaves F undefined:
-/// [`StatsError::Degenerate`].
+/// squares of 0 (an exactly additive grid, every value a row effect plus a column effect) leaves
+/// F undefined: [`StatsError::Degenerate`], as is a grid without any variation. A sum of squares
+/// counts as 0 when it is no larger than rounding produces at the magnitude of the values
+/// (`crate::spread`): an additive grid of decimals has a computed residual of ~1e-32, not 0.
 pub fn two_way_anova<R: AsRef<[f64]>>(grid: &[R]) -> Result<TwoWayAnova> {
     let cells: Vec<Vec<Vec<f64>>> =
         grid.iter().map(|row| row.as_ref().iter().map(|&v| vec![v]).collect()).collect();
@@ -63,7 +66,8 @@ pub fn two_way_anova<R: AsRef<[f64]>>(grid: &[R]) -> Result<TwoWayAnova> {
 /// Two-way ANOVA of a balanced grid with `r >= 1` replicates in every cell: `cells[i][j]` holds
 /// the runs with row level `i` and column level `j`. With `r >= 2` the table has an interaction
 /// line and the residual is the within-cell variation (`ab(r - 1)` degrees of freedom); with
-/// `r = 1` it is [`two_way_anova`].
+/// `r = 1` it is [`two_way_anova`]. With `r >= 2`, cells whose runs are all identical (every run
+/// collapsed to the same score) leave no residual: [`StatsError::Degenerate`].
 pub fn two_way_anova_replicated<R, C>(cells: &[R]) -> Result<TwoWayAnova>
 where
     R: AsRef<[C]>,
@@ -105,8 +109,14 @@ where
         ((ss_within, af * bf * (rf - 1.0)), Some((ss_inter, df_inter)))
     };
     let (ss_res, df_res) = residual;
-    if ss_res == 0.0 {
-        return Err(degenerate("two_way_anova", "the residual sum of squares is 0"));
+    // Every line of the table is a sum of squares of deviations built from means of the values,
+    // so they all carry rounding error at the magnitude of the values.
+    let (n, scale) = (all.len(), magnitude(&all));
+    if is_rounding_noise(total_sum_sq, n, scale) {
+        return Err(degenerate("two_way_anova", no_spread("the grid", &all)));
+    }
+    if is_rounding_noise(ss_res, n, scale) {
+        return Err(degenerate("two_way_anova", no_residual(r, cell, a, b)));
     }
     let ms_res = ss_res / df_res;
     let effect = |ss: f64, df: f64| {
@@ -122,6 +132,23 @@ where
         total_sum_sq,
         replicates: r,
     })
+}
+
+/// Why the residual is 0, in plain words.
+fn no_residual<'a>(r: usize, cell: impl Fn(usize, usize) -> &'a [f64], a: usize, b: usize) -> String {
+    const LEFT: &str = "so no residual variation is left to test the effects against";
+    if r == 1 {
+        return format!(
+            "the grid is exactly additive (every value is a row effect plus a column effect), {LEFT}"
+        );
+    }
+    let cells = || (0..a).flat_map(move |i| (0..b).map(move |j| (i, j)));
+    if cells().all(|(i, j)| constant_value(cell(i, j)).is_some()) {
+        let phrases = cells().map(|(i, j)| format!("cell ({i}, {j}) is {}", cell(i, j)[0]));
+        format!("every cell's runs are identical ({}), {LEFT}", list_some(phrases, 2))
+    } else {
+        format!("the runs within every cell differ only by rounding error, {LEFT}")
+    }
 }
 
 /// Checks a balanced grid of at least 2 x 2 cells of finite values; returns (rows, columns,

@@ -5,6 +5,7 @@ use crate::descriptive::{mean_unchecked, sum_sq_dev_unchecked};
 use crate::dist::{normal_sf, t_two_sided};
 use crate::error::{check_sample, degenerate, invalid, Result};
 use crate::rank::ranks_and_ties;
+use crate::spread::{is_rounding_noise, magnitude, no_spread};
 
 /// The result of Welch's t-test.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,17 +25,28 @@ pub struct WelchTest {
 ///
 /// Each sample needs two finite values. When both samples are constant the standard error is 0
 /// and the statistic undefined (scipy returns `NaN` or `inf`): that is
-/// [`StatsError::Degenerate`](crate::StatsError::Degenerate).
+/// [`StatsError::Degenerate`](crate::StatsError::Degenerate). A sample counts as constant when
+/// its values are all equal, or differ by no more than rounding error at their magnitude
+/// (`crate::spread`); such a sample contributes a variance of exactly 0, so with one constant
+/// sample the test is that of the other sample's mean against the constant (df = `n - 1`).
 pub fn welch_t_test(x: &[f64], y: &[f64]) -> Result<WelchTest> {
     check_sample("welch_t_test: x", x, 2)?;
     check_sample("welch_t_test: y", y, 2)?;
+    // Squared standard error of a sample's mean, or `None` when the sample has no spread.
+    let se2_of = |v: &[f64]| {
+        let ss = sum_sq_dev_unchecked(v);
+        let n = v.len() as f64;
+        (!is_rounding_noise(ss, v.len(), magnitude(v))).then(|| ss / (n - 1.0) / n)
+    };
+    let (vx, vy) = match (se2_of(x), se2_of(y)) {
+        (None, None) => {
+            let why = format!("{} and {}, so the standard error is 0", no_spread("x", x), no_spread("y", y));
+            return Err(degenerate("welch_t_test", why));
+        }
+        (vx, vy) => (vx.unwrap_or(0.0), vy.unwrap_or(0.0)),
+    };
     let (nx, ny) = (x.len() as f64, y.len() as f64);
-    let vx = sum_sq_dev_unchecked(x) / (nx - 1.0) / nx;
-    let vy = sum_sq_dev_unchecked(y) / (ny - 1.0) / ny;
     let se2 = vx + vy;
-    if se2 == 0.0 {
-        return Err(degenerate("welch_t_test", "both samples are constant"));
-    }
     let mean_difference = mean_unchecked(x) - mean_unchecked(y);
     let statistic = mean_difference / se2.sqrt();
     // Welch-Satterthwaite, (vx + vy)^2 / (vx^2 / (nx - 1) + vy^2 / (ny - 1)), with the shares of

@@ -4,6 +4,7 @@
 //! pairwise summation; they may differ from numpy in the last bit or two.
 
 use crate::error::{check_finite, check_sample, invalid, Result};
+use crate::spread::constant_value;
 
 /// Which divisor a variance uses: `n - ddof`.
 ///
@@ -45,7 +46,14 @@ pub(crate) fn sum(xs: impl IntoIterator<Item = f64>) -> f64 {
 }
 
 /// Mean of values already checked to be finite and non-empty.
+///
+/// A constant sample's mean is its value exactly: `sum / n` can be an ulp off (three 0.7s average
+/// to 0.6999999999999998), which would give the sample a variance of ~1e-32 instead of 0. The
+/// check stops at the first value that differs, so it costs a varying sample almost nothing.
 pub(crate) fn mean_unchecked(xs: &[f64]) -> f64 {
+    if let Some(c) = constant_value(xs) {
+        return c;
+    }
     sum(xs.iter().copied()) / xs.len() as f64
 }
 

@@ -29,12 +29,21 @@
 //!
 //! ## Deliberate differences from the references
 //! - `NaN` and infinities are refused ([`StatsError::NonFinite`]) where scipy propagates `NaN`.
-//! - Undefined statistics are [`StatsError::Degenerate`] where scipy returns `NaN` or `inf`:
-//!   a correlation with a constant input, Levene's test when no group varies in its deviations,
-//!   Welch's test of two constant samples, an ANOVA with a residual of 0.
+//! - Undefined statistics are [`StatsError::Degenerate`] where scipy returns `NaN` or `inf`, or a
+//!   huge value made of rounding error: a correlation with a constant input, Levene's test when no
+//!   group varies in its deviations, Welch's test of two constant samples, an ANOVA with a residual
+//!   of 0. "Constant" is judged on the raw values, and a sum of squares counts as 0 when it is no
+//!   larger than rounding produces at the magnitude of the data (a root-mean-square deviation of
+//!   64 eps times the largest magnitude): the mean of three 0.7s can round to
+//!   0.6999999999999998, and a Welch test of `[0.7; 3]` against `[0.7; 7]` would then divide by
+//!   the ~1e-32 variance that follows.
+//!   The error's reason says what is constant, in words a report can show.
+//! - The mean of a constant sample is its value exactly, so its variance is exactly 0.
 //! - [`levene`] wants two values per group (scipy accepts one); [`pearson_test`] and
 //!   [`spearman_test`] want three pairs (scipy returns p = 1 or `NaN` for two).
-//! - A perfect correlation has p = 0 exactly; scipy can return ~1e-24 from rounding r to 1 - 1e-16.
+//! - A perfect correlation (collinear data for Pearson, a monotone relation for Spearman, judged
+//!   with the same rounding threshold) is exactly +-1 with p = 0; scipy can return r = 1 - 1e-16
+//!   and p ~ 1e-24 (or p ~ 1e-8 with three points).
 //! - [`permutation_test`] counts null values as tied with the observed one within a tolerance
 //!   scaled to the data, not only to the observed difference as scipy does; with tied data
 //!   (accuracies are multiples of 1 / dev size) scipy's p-value then depends on rounding, this
@@ -51,6 +60,7 @@ mod metrics;
 mod rank;
 mod resampling;
 mod rng;
+mod spread;
 mod variance_tests;
 
 pub use anova::{

@@ -10,6 +10,7 @@ use crate::descriptive::{mean_unchecked, sum};
 use crate::dist::t_two_sided_from_x;
 use crate::error::{check_min_len, check_same_len, check_sample, degenerate, Result};
 use crate::rank::ranks_and_ties;
+use crate::spread::{constant_value, is_rounding_noise, magnitude, no_spread};
 
 fn check_pairs<T>(what: &str, y_true: &[T], y_pred: &[T]) -> Result<()> {
     check_same_len(what, y_true, y_pred)?;
@@ -92,36 +93,40 @@ pub struct CorrelationTest {
 /// Pearson correlation coefficient (`scipy.stats.pearsonr(x, y).statistic`), at least 2 pairs.
 ///
 /// A constant input is [`StatsError::Degenerate`](crate::StatsError::Degenerate) where scipy
-/// warns and returns `NaN`.
+/// warns and returns `NaN`; so is an input whose values differ only by rounding error at their
+/// magnitude (`crate::spread`). Collinear data (as judged by the same rounding threshold on the
+/// residual of the best line) give exactly +-1.
 pub fn pearson(x: &[f64], y: &[f64]) -> Result<f64> {
     check_xy("pearson", x, y, 2)?;
-    pearson_unchecked("pearson", x, y)
+    correlation("pearson", x, y, Scores::Values)
 }
 
 /// Pearson correlation and its two-sided p-value (`scipy.stats.pearsonr`), at least 3 pairs.
 ///
 /// The p-value is that of `t = r sqrt((n - 2) / (1 - r^2))` with `n - 2` degrees of freedom, equal
-/// to scipy's exact beta-distribution form. scipy returns p = 1 for two pairs; this function
-/// asks for three.
+/// to scipy's exact beta-distribution form; it is exactly 0 for collinear data. scipy returns
+/// p = 1 for two pairs; this function asks for three.
 pub fn pearson_test(x: &[f64], y: &[f64]) -> Result<CorrelationTest> {
     check_xy("pearson_test", x, y, 3)?;
-    let r = pearson_unchecked("pearson_test", x, y)?;
+    let r = correlation("pearson_test", x, y, Scores::Values)?;
     Ok(correlation_test(r, x.len()))
 }
 
 /// Spearman rank correlation (`scipy.stats.spearmanr(x, y).statistic`): the Pearson correlation
-/// of the average ranks, so ties are handled as scipy does. At least 2 pairs.
+/// of the average ranks, so ties are handled as scipy does. At least 2 pairs. A constant input is
+/// [`StatsError::Degenerate`](crate::StatsError::Degenerate); a monotone relation gives exactly
+/// +-1.
 pub fn spearman(x: &[f64], y: &[f64]) -> Result<f64> {
     check_xy("spearman", x, y, 2)?;
-    pearson_unchecked("spearman", &ranks_and_ties(x).0, &ranks_and_ties(y).0)
+    correlation("spearman", x, y, Scores::Ranks)
 }
 
 /// Spearman correlation and its two-sided p-value (`scipy.stats.spearmanr`, t distribution with
-/// `n - 2` degrees of freedom), at least 3 pairs. Dodge et al. use it to ask whether early dev
-/// performance predicts final performance.
+/// `n - 2` degrees of freedom), at least 3 pairs; p is exactly 0 for a monotone relation. Dodge et
+/// al. use it to ask whether early dev performance predicts final performance.
 pub fn spearman_test(x: &[f64], y: &[f64]) -> Result<CorrelationTest> {
     check_xy("spearman_test", x, y, 3)?;
-    let r = pearson_unchecked("spearman_test", &ranks_and_ties(x).0, &ranks_and_ties(y).0)?;
+    let r = correlation("spearman_test", x, y, Scores::Ranks)?;
     Ok(correlation_test(r, x.len()))
 }
 
@@ -131,23 +136,67 @@ fn check_xy(what: &str, x: &[f64], y: &[f64], needed: usize) -> Result<()> {
     check_sample(&format!("{what}: y"), y, needed)
 }
 
-/// scipy's formula: centre, scale by the largest deviation (no overflow), normalise, dot, clip.
-fn pearson_unchecked(what: &str, x: &[f64], y: &[f64]) -> Result<f64> {
-    let unit = |v: &[f64], name: &str| -> Result<Vec<f64>> {
-        if v.iter().all(|&a| a == v[0]) {
-            return Err(degenerate(what, format!("{name} is constant")));
+/// What a correlation correlates: the values (Pearson) or their average ranks (Spearman).
+#[derive(Clone, Copy)]
+enum Scores {
+    Values,
+    Ranks,
+}
+
+/// Pearson's r of the scores of `x` and `y`, as scipy computes it: centre, scale by the largest
+/// deviation (no overflow), normalise, dot, clip; then exactly +-1 when the scores are collinear.
+fn correlation(what: &str, x: &[f64], y: &[f64], scores: Scores) -> Result<f64> {
+    // Constancy is judged on the raw values, so that a message names a value, not a rank.
+    for (name, v) in [("x", x), ("y", y)] {
+        if constant_value(v).is_some() {
+            return Err(degenerate(
+                what,
+                format!("{}, so there is no variation to correlate", no_spread(name, v)),
+            ));
         }
-        let m = mean_unchecked(v);
-        let centred: Vec<f64> = v.iter().map(|a| a - m).collect();
-        let largest = centred.iter().fold(0.0_f64, |acc, a| acc.max(a.abs()));
-        let scaled: Vec<f64> = centred.iter().map(|a| a / largest).collect();
-        let norm = sum(scaled.iter().map(|a| a * a)).sqrt();
-        Ok(scaled.iter().map(|a| a / norm).collect())
-    };
-    let (ux, uy) = (unit(x, "x")?, unit(y, "y")?);
+    }
+    let (ux, scale_x) = unit(what, "x", x, scores)?;
+    let (uy, scale_y) = unit(what, "y", y, scores)?;
     let r = sum(ux.iter().zip(&uy).map(|(a, b)| a * b)).clamp(-1.0, 1.0);
-    // Two points are perfectly correlated; scipy rounds away the rounding error.
-    Ok(if x.len() == 2 { r.round() } else { r })
+    // Collinear: the unit vectors are equal or opposite. Their squared distance, 2 (1 - |r|) in
+    // exact arithmetic, is computed from the components (no cancellation, unlike 1 - |r|) and
+    // compared with the rounding the centring leaves in the components: about eps times the
+    // magnitude of the values over the norm of their deviations, for x and y together. The
+    // distance is symmetric in x and y, so r(x, y) = r(y, x) exactly here.
+    let sign = if r < 0.0 { -1.0 } else { 1.0 };
+    let distance = sum(ux.iter().zip(&uy).map(|(a, b)| (a - sign * b) * (a - sign * b)));
+    Ok(if is_rounding_noise(distance, x.len(), scale_x + scale_y) { sign } else { r })
+}
+
+/// The centred scores of `v` scaled to unit length, and the magnitude of the scores relative to
+/// that of their deviations (`max |score| / ||score - mean||`, the scale of the components'
+/// rounding error). Values that vary by rounding error only are
+/// [`StatsError::Degenerate`](crate::StatsError::Degenerate).
+fn unit(what: &str, name: &str, v: &[f64], scores: Scores) -> Result<(Vec<f64>, f64)> {
+    let ranks;
+    let s = match scores {
+        Scores::Values => v,
+        Scores::Ranks => {
+            ranks = ranks_and_ties(v).0;
+            &ranks[..]
+        }
+    };
+    let m = mean_unchecked(s);
+    let centred: Vec<f64> = s.iter().map(|a| a - m).collect();
+    // Not 0: `v` is not constant, so neither are its scores, and some value differs from the mean.
+    let largest = centred.iter().fold(0.0_f64, |acc, a| acc.max(a.abs()));
+    let scaled: Vec<f64> = centred.iter().map(|a| a / largest).collect();
+    // Sums of squares in units of largest^2, so that nothing overflows.
+    let norm_sq = sum(scaled.iter().map(|a| a * a));
+    let scale = magnitude(s) / largest;
+    if is_rounding_noise(norm_sq, s.len(), scale) {
+        return Err(degenerate(
+            what,
+            format!("{}, so there is no variation to correlate", no_spread(name, v)),
+        ));
+    }
+    let norm = norm_sq.sqrt();
+    Ok((scaled.iter().map(|a| a / norm).collect(), scale / norm))
 }
 
 fn correlation_test(r: f64, n: usize) -> CorrelationTest {

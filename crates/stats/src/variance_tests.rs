@@ -4,6 +4,7 @@
 use crate::descriptive::{mean_unchecked, median_of_sorted, sorted, sum};
 use crate::dist::f_sf;
 use crate::error::{check_min_len, check_sample, degenerate, Result};
+use crate::spread::{constant_value, list_some, magnitude, rounding_floor};
 
 /// Where Levene's test centres each group before taking absolute deviations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,7 +39,10 @@ pub struct FTest {
 /// Needs two or more groups of two or more finite values each (scipy accepts a group of one
 /// value, whose variance the test cannot see). When every `Z_ij` equals its group mean the
 /// denominator is 0 and the statistic undefined (scipy returns `NaN` or `inf`): that is
-/// [`StatsError::Degenerate`](crate::StatsError::Degenerate).
+/// [`StatsError::Degenerate`](crate::StatsError::Degenerate). "Equals" allows for rounding: the
+/// denominator counts as 0 when it is no larger than rounding produces at the magnitude of the
+/// values (`crate::spread`). That is always so when every group is constant, or has two values
+/// (which lie equally far from their centre), or is symmetric about its centre.
 pub fn levene<G: AsRef<[f64]>>(groups: &[G], center: Center) -> Result<FTest> {
     check_min_len("levene: groups", groups, 2)?;
     for (i, g) in groups.iter().enumerate() {
@@ -61,13 +65,39 @@ pub fn levene<G: AsRef<[f64]>>(groups: &[G], center: Center) -> Result<FTest> {
     let z_grand = sum(z.iter().zip(&z_means).map(|(zi, m)| zi.len() as f64 * m)) / n_total as f64;
     let between = sum(z.iter().zip(&z_means).map(|(zi, m)| zi.len() as f64 * (m - z_grand) * (m - z_grand)));
     let within = sum(z.iter().zip(&z_means).flat_map(|(zi, m)| zi.iter().map(move |x| (x - m) * (x - m))));
-    if within == 0.0 {
-        return Err(degenerate("levene", "every absolute deviation equals its group's mean deviation"));
+    // Each group's deviations carry rounding error at the magnitude of its own values.
+    let floor = sum(groups.iter().map(|g| rounding_floor(g.as_ref().len(), magnitude(g.as_ref()))));
+    if within <= floor {
+        return Err(degenerate("levene", no_spread_of_deviations(groups, center)));
     }
     let df_num = (k - 1) as f64;
     let df_den = (n_total - k) as f64;
     let statistic = (df_den * between) / (df_num * within);
     Ok(FTest { statistic, df_num, df_den, p_value: f_sf(statistic, df_num, df_den) })
+}
+
+/// Why no group's absolute deviations vary, group by group, in plain words.
+fn no_spread_of_deviations<G: AsRef<[f64]>>(groups: &[G], center: Center) -> String {
+    let centre = match center {
+        Center::Mean => "mean",
+        Center::Median => "median",
+    };
+    let why = if groups.iter().all(|g| g.as_ref().len() == 2 && constant_value(g.as_ref()).is_none()) {
+        format!("every group has only two values, which always lie equally far from their {centre}")
+    } else {
+        let phrases = groups.iter().enumerate().map(|(i, g)| {
+            let g = g.as_ref();
+            match (constant_value(g), g.len()) {
+                (Some(v), _) => format!("every value of group {i} is {v}"),
+                (None, 2) => {
+                    format!("group {i} has only two values (always equally far from their {centre})")
+                }
+                (None, _) => format!("the values of group {i} lie equally far from its {centre}"),
+            }
+        });
+        list_some(phrases, 4)
+    };
+    format!("{why}, so the absolute deviations from the group {centre}s do not vary within any group")
 }
 
 #[cfg(test)]

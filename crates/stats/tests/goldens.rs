@@ -221,13 +221,24 @@ fn correlations_match_scipy() {
         close(r, num(&case["pearson"]), STAT, abs, &format!("{n} pearson"));
         let rho = spearman(&x, &y).unwrap();
         close(rho, num(&case["spearman"]), STAT, abs, &format!("{n} spearman"));
+        // A perfect relation is exactly +-1 with p = 0 (the golden file holds the exact values and,
+        // beside them, scipy's 1 - 1e-16 where it differs).
+        let exact = |v: f64, key: &str| {
+            if num(&case[key]).abs() == 1.0 {
+                assert_eq!(v, num(&case[key]), "{n} {key} must be exact");
+            }
+        };
+        exact(r, "pearson");
+        exact(rho, "spearman");
         if case.get("pearson_p").is_some() {
             let t = pearson_test(&x, &y).unwrap();
             close(t.statistic, num(&case["pearson"]), STAT, abs, n);
             pval(t.p_value, &case["pearson_p"], &format!("{n} pearson p"));
+            exact(t.statistic, "pearson");
             let t = spearman_test(&x, &y).unwrap();
             close(t.statistic, num(&case["spearman"]), STAT, abs, n);
             pval(t.p_value, &case["spearman_p"], &format!("{n} spearman p"));
+            exact(t.statistic, "spearman");
             assert_eq!(early_final_correlation(&x, &y).unwrap(), t);
         }
     }

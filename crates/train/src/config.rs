@@ -47,117 +47,208 @@ pub enum ClipMode {
     PerParameter,
 }
 
+/// Parses a setting's value as its TOML/JSON spelling (`devlin2019`, `acc_and_f1`, `warmup-linear`), so
+/// a flag takes exactly the words a config file does.
+pub fn parse_by_name<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(s.into())).map_err(|e| format!("{what} {s:?}: {e}"))
+}
+
+macro_rules! from_str_by_name {
+    ($($t:ty => $what:literal),*) => {$(
+        impl std::str::FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                parse_by_name($what, s)
+            }
+        }
+    )*};
+}
+from_str_by_name!(Recipe => "recipe", ClipMode => "clip mode", Metric => "metric", ScheduleKind => "schedule");
+
 /// Every setting of a run, all optional: what a TOML file or the command line gives. Unknown keys are
-/// errors. Field names are the TOML keys.
+/// errors. Field names are the TOML keys; with the `clap` feature each is also a `--flag` (underscores
+/// become dashes) whose help is the field's comment, so the file and the command line never drift apart.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 #[serde(deny_unknown_fields)]
 pub struct Overrides {
+    /// Model folder or Hugging Face Hub id (default: the MiniLM model in the assets folder).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub model: Option<String>,
-    /// A GLUE task, or the name of the user's own data given by `train_file` and `dev_file`.
+    /// A GLUE task (rte, sst-2, mrpc, cola, qnli, qqp, mnli, sts-b, wnli, scitail), or the name of your
+    /// own data given by train_file and dev_file.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub task: Option<String>,
+    /// Folder with the task's TSV files (default: $GLUE_DIR/<TASK>, else the assets folder).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub data_dir: Option<PathBuf>,
-    /// The user's own data: `.csv`, `.tsv` or `.jsonl` files with a header naming the columns.
+    /// Your own training data: a .csv, .tsv or .jsonl file with a header naming its columns.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub train_file: Option<PathBuf>,
+    /// Your own dev data, in the layout of train_file.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub dev_file: Option<PathBuf>,
+    /// Column of the first text in your own data (default text_a).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub text_a_column: Option<String>,
+    /// Column of the second text, for sentence pairs.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub text_b_column: Option<String>,
+    /// Column of the label (default label).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub label_column: Option<String>,
-    /// The label set of the user's data (default: the training labels, sorted).
+    /// The label set of your own data, comma-separated (default: the training labels, sorted).
+    #[cfg_attr(feature = "clap", arg(long, value_delimiter = ','))]
     pub labels: Option<Vec<String>>,
-    /// The headline metric (default: the task's; `acc` for the user's data; `pearson` means regression).
+    /// Headline metric: acc, f1, mcc, acc_and_f1, or pearson (regression). Default: the task's.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub metric: Option<Metric>,
+    /// devlin2019 or mosbach2021 (default mosbach2021).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub recipe: Option<Recipe>,
+    /// Sets both the init seed and the data seed.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub seed: Option<u64>,
+    /// Seed of new weights (the task head) and of dropout masks.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub init_seed: Option<u64>,
+    /// Seed of the training order.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub data_seed: Option<u64>,
+    /// Seed of train_limit's subsample (default 0): one sample shared by every seed of a study, as the
+    /// authors' fixed train-sampled-1k.tsv.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub sample_seed: Option<u64>,
+    /// Train on N training examples sampled with the sample seed.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub train_limit: Option<usize>,
+    /// Tokens per example; longer pairs are truncated longest-first (default 128).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub max_seq_length: Option<usize>,
+    /// Passes over the training data (default: 3 for devlin2019, 20 for mosbach2021).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub epochs: Option<usize>,
-    /// Stop after this many updates (0: no limit), counted within the schedule of the full run.
+    /// Train for exactly N updates (0: epochs decide): the schedule spans N updates, and the data is
+    /// passed over as many times as that takes, as the authors' max_steps.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub max_steps: Option<u64>,
+    /// Training examples per update (default 16).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub batch_size: Option<usize>,
+    /// Examples per evaluation batch (default 64); never changes a result.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub eval_batch_size: Option<usize>,
+    /// Peak learning rate (default 2e-5).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub lr: Option<f64>,
+    /// warmup-linear (default), warmup-constant or warmup-cosine.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub schedule: Option<ScheduleKind>,
+    /// Warmup as a share of the updates, rounded down as the authors' int(t_total * ratio) (default 0.1).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub warmup_ratio: Option<f64>,
+    /// Warmup updates (overrides warmup_ratio).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub warmup_steps: Option<u64>,
+    /// Adam's beta1 (default 0.9).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub adam_beta1: Option<f64>,
+    /// Adam's beta2 (default 0.999; RoBERTa 0.98).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub adam_beta2: Option<f64>,
+    /// Adam's epsilon, added outside the bias correction as the original (default 1e-6).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub adam_eps: Option<f64>,
+    /// Adam's bias correction (default: off for devlin2019, on for mosbach2021).
+    #[cfg_attr(feature = "clap", arg(long, num_args = 0..=1, default_missing_value = "true"))]
     pub bias_correction: Option<bool>,
+    /// Decoupled weight decay, not on biases and LayerNorm (default 0.01; RoBERTa 0.1; ALBERT 0).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub weight_decay: Option<f64>,
-    /// 0 switches clipping off.
+    /// Gradient-norm clipping threshold (default 1.0; RoBERTa 0: off).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub max_grad_norm: Option<f64>,
+    /// global (all gradients together, default) or per-parameter.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub clip: Option<ClipMode>,
+    /// Layer-wise learning-rate decay factor: lr of layer l = lr * decay^(L - l).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub layerwise_lr_decay: Option<f64>,
+    /// Dropout after the embeddings and every sublayer (default 0.1; ALBERT 0).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub hidden_dropout: Option<f32>,
+    /// Dropout on the attention probabilities (default 0.1; ALBERT 0).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub attention_dropout: Option<f32>,
+    /// Dropout before the classifier's output layer (default 0.1; ALBERT 0).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub classifier_dropout: Option<f32>,
+    /// RoBERTa only: dropout on the head's input, before its dense layer. Off (0) in both recipes, as
+    /// the authors' pooler-roberta; transformers' RobertaClassificationHead uses classifier_dropout.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub head_input_dropout: Option<f32>,
+    /// Keep a classifier found in the checkpoint instead of drawing a new one from the init seed.
+    #[cfg_attr(feature = "clap", arg(long, num_args = 0..=1, default_missing_value = "true"))]
+    pub keep_head: Option<bool>,
+    /// Evaluations per epoch: every floor(batches per epoch / N) updates, and at each epoch's end
+    /// (default: 1 for devlin2019, 3 for mosbach2021).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub evals_per_epoch: Option<usize>,
     /// Stop after this many evaluations without improvement of the task metric (0: never).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub early_stopping_patience: Option<usize>,
-    /// Log every N updates (loss, lr, gradient norm); per-matrix gradient norms every `grad_norms_every`.
+    /// Log loss, lr and gradient norm every N updates (default 1).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub log_every: Option<u64>,
+    /// Log every weight matrix's gradient norm every N updates, at updates 1, N+1, 2N+1, ... as the
+    /// authors (default 10).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub grad_norms_every: Option<u64>,
+    /// Also write the resume checkpoint every N updates (0, the default: at each epoch's end only).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub checkpoint_every: Option<u64>,
+    /// Worker threads (0: one per core); never changes a result.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub threads: Option<usize>,
 }
 
 impl Overrides {
-    /// Reads a TOML config file; unknown keys and wrong types are errors naming the file.
+    /// Reads a TOML config file; unknown keys and wrong types are errors naming the file and line.
     pub fn from_toml_file(path: &Path) -> Result<Overrides, String> {
         let text =
             std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        parse_toml(path, &text)
     }
 
-    /// `self` where set, else `base`.
+    /// `self` where set, else `base`. Done field by field through serde, so a new setting needs no
+    /// change here.
     pub fn over(self, base: Overrides) -> Overrides {
-        macro_rules! pick {
-            ($($f:ident),*) => { Overrides { $($f: self.$f.or(base.$f)),* } };
+        let (serde_json::Value::Object(mut merged), serde_json::Value::Object(top)) = (
+            serde_json::to_value(base).expect("serialisable"),
+            serde_json::to_value(self).expect("serialisable"),
+        ) else {
+            unreachable!("a struct serialises to a map")
+        };
+        for (key, value) in top {
+            if !value.is_null() {
+                merged.insert(key, value);
+            }
         }
-        pick!(
-            model,
-            task,
-            data_dir,
-            train_file,
-            dev_file,
-            text_a_column,
-            text_b_column,
-            label_column,
-            labels,
-            metric,
-            recipe,
-            seed,
-            init_seed,
-            data_seed,
-            train_limit,
-            max_seq_length,
-            epochs,
-            max_steps,
-            batch_size,
-            eval_batch_size,
-            lr,
-            schedule,
-            warmup_ratio,
-            warmup_steps,
-            adam_beta1,
-            adam_beta2,
-            adam_eps,
-            bias_correction,
-            weight_decay,
-            max_grad_norm,
-            clip,
-            layerwise_lr_decay,
-            hidden_dropout,
-            attention_dropout,
-            classifier_dropout,
-            evals_per_epoch,
-            early_stopping_patience,
-            log_every,
-            grad_norms_every,
-            threads
-        )
+        serde_json::from_value(serde_json::Value::Object(merged)).expect("the same fields read back")
     }
+}
+
+/// Deserialises TOML text, reporting an error as `file:line: message` (the toml crate's own message
+/// carries a rendering of the line, which reads badly in a log).
+pub fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, String> {
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let message = e.message().trim_end();
+        match line {
+            Some(l) => format!("{}:{l}: {message}", path.display()),
+            None => format!("{}: {message}", path.display()),
+        }
+    })
 }
 
 /// A run's complete, resolved configuration.
@@ -177,6 +268,7 @@ pub struct TrainConfig {
     pub recipe: Recipe,
     pub init_seed: u64,
     pub data_seed: u64,
+    pub sample_seed: u64,
     pub train_limit: Option<usize>,
     pub max_seq_length: usize,
     pub epochs: usize,
@@ -198,10 +290,13 @@ pub struct TrainConfig {
     pub hidden_dropout: f32,
     pub attention_dropout: f32,
     pub classifier_dropout: f32,
+    pub head_input_dropout: f32,
+    pub keep_head: bool,
     pub evals_per_epoch: usize,
     pub early_stopping_patience: usize,
     pub log_every: u64,
     pub grad_norms_every: u64,
+    pub checkpoint_every: u64,
     pub threads: usize,
 }
 
@@ -234,6 +329,7 @@ impl TrainConfig {
             recipe,
             init_seed: o.init_seed.or(o.seed).unwrap_or(0),
             data_seed: o.data_seed.or(o.seed).unwrap_or(0),
+            sample_seed: o.sample_seed.unwrap_or(0),
             train_limit: o.train_limit,
             max_seq_length: o.max_seq_length.unwrap_or(128),
             epochs: o.epochs.unwrap_or(epochs),
@@ -255,10 +351,13 @@ impl TrainConfig {
             hidden_dropout: o.hidden_dropout.unwrap_or(dropout),
             attention_dropout: o.attention_dropout.unwrap_or(dropout),
             classifier_dropout: o.classifier_dropout.unwrap_or(dropout),
+            head_input_dropout: o.head_input_dropout.unwrap_or(0.0),
+            keep_head: o.keep_head.unwrap_or(false),
             evals_per_epoch: o.evals_per_epoch.unwrap_or(evals),
             early_stopping_patience: o.early_stopping_patience.unwrap_or(0),
             log_every: o.log_every.unwrap_or(1),
             grad_norms_every: o.grad_norms_every.unwrap_or(10),
+            checkpoint_every: o.checkpoint_every.unwrap_or(0),
             threads: o.threads.unwrap_or(0),
         };
         cfg.validate()?;
@@ -288,9 +387,12 @@ impl TrainConfig {
                 return Err(format!("{name} must be in [0, 1), got {v}"));
             }
         }
-        for (name, v) in
-            [("hidden_dropout", self.hidden_dropout), ("attention_dropout", self.attention_dropout)]
-        {
+        for (name, v) in [
+            ("hidden_dropout", self.hidden_dropout),
+            ("attention_dropout", self.attention_dropout),
+            ("classifier_dropout", self.classifier_dropout),
+            ("head_input_dropout", self.head_input_dropout),
+        ] {
             if !(0.0..1.0).contains(&v) {
                 return Err(format!("{name} must be in [0, 1), got {v}"));
             }
@@ -305,6 +407,9 @@ impl TrainConfig {
             if !(d > 0.0 && d <= 1.0) {
                 return Err(format!("layerwise_lr_decay must be in (0, 1], got {d}"));
             }
+        }
+        if self.train_limit == Some(0) {
+            return Err("train_limit must be positive (leave it out to train on all examples)".into());
         }
         if self.max_seq_length < 4 {
             return Err(format!("max_seq_length {} is too short", self.max_seq_length));

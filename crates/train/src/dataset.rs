@@ -5,9 +5,7 @@ use stabletune_engine::RandomStream;
 use stabletune_model::tokenizer::{Encoded, TextEncoder};
 use stabletune_model::Batch;
 
-/// Random streams of the data seed (the init seed has its own, in the model).
-const STREAM_SAMPLE: u64 = 1;
-const STREAM_ORDER: u64 = 2;
+use stabletune_engine::streams::{ORDER, SAMPLE};
 
 /// Gold labels: class indices (into [`Task::labels`]) or regression scores.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,11 +121,11 @@ fn permutation(n: usize, stream: RandomStream) -> Vec<usize> {
     p
 }
 
-/// `k` of `n` indices drawn without replacement with the data seed, in increasing order (the paper's
-/// 1000-example experiments). All of them when `k >= n`.
-pub fn sample_indices(n: usize, k: usize, data_seed: u64) -> Vec<usize> {
+/// `k` of `n` indices drawn without replacement with the sample seed, in increasing order (the paper's
+/// 1000-example experiments: one sample for every seed of a study). All of them when `k >= n`.
+pub fn sample_indices(n: usize, k: usize, sample_seed: u64) -> Vec<usize> {
     let mut chosen: Vec<usize> =
-        permutation(n, RandomStream::new(data_seed, STREAM_SAMPLE, 0)).into_iter().take(k).collect();
+        permutation(n, RandomStream::new(sample_seed, SAMPLE, 0)).into_iter().take(k).collect();
     chosen.sort_unstable();
     chosen
 }
@@ -135,7 +133,7 @@ pub fn sample_indices(n: usize, k: usize, data_seed: u64) -> Vec<usize> {
 /// The order of the training examples in `epoch`: a pure function of (data seed, epoch), so a resumed
 /// run sees exactly the batches an uninterrupted one would.
 pub fn epoch_order(n: usize, data_seed: u64, epoch: usize) -> Vec<usize> {
-    permutation(n, RandomStream::new(data_seed, STREAM_ORDER, epoch as u64))
+    permutation(n, RandomStream::new(data_seed, ORDER, epoch as u64))
 }
 
 #[cfg(test)]

@@ -4,14 +4,20 @@
 pub mod config;
 pub mod data;
 pub mod dataset;
+pub mod error;
+pub mod evaluation;
 pub mod locations;
 pub mod metrics;
 pub mod optim;
 pub mod run_dir;
 pub mod schedule;
 pub mod source;
+pub mod summary;
 pub mod trainer;
+pub mod updater;
 
 pub use config::{Overrides, Recipe, TrainConfig};
 pub use data::{Example, Split, Task};
-pub use trainer::{train, Observer, Status, Summary};
+pub use error::TrainError;
+pub use summary::{Status, Summary};
+pub use trainer::{train, Observer, Opened, Run};

@@ -1,10 +1,12 @@
 //! The run directory: `config.toml`, `metrics.jsonl`, `summary.json`, and the checkpoints
 //! `checkpoint-last/` (Hugging Face layout plus the optimizer and trainer state a resume needs) and
-//! `checkpoint-best/` (Hugging Face layout). Files are replaced atomically (written beside, then renamed),
-//! so a killed process never leaves a half-written file or checkpoint.
+//! `checkpoint-best/` (Hugging Face layout). Files are replaced atomically (written beside, flushed to
+//! disk, then renamed), so neither a killed process nor a node losing power leaves a half-written file or
+//! checkpoint.
 
-use crate::data::{DataError, Result};
+use crate::error::{io, Result, TrainError};
 use crate::optim::AdamState;
+use crate::summary::Status;
 use serde::{Deserialize, Serialize};
 use stabletune_model::checkpoint::Checkpoint;
 use stabletune_model::{Model, ParamSet};
@@ -16,10 +18,6 @@ pub const BEST: &str = "checkpoint-best";
 /// Tokenizer files copied into checkpoints, so they load with `from_pretrained` alone.
 const TOKENIZER_FILES: [&str; 4] =
     ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"];
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
-    move |source| DataError::Io { path: path.to_path_buf(), source }
-}
 
 /// Where training stands: everything besides weights and moments that a resume needs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -35,6 +33,12 @@ pub struct TrainerState {
     pub evals_without_improvement: usize,
     pub train_seconds: f64,
     pub examples_seen: u64,
+    /// How the run ended; `None` while it is under way (or was interrupted and can continue).
+    #[serde(default)]
+    pub status: Option<Status>,
+    /// The step and metrics of the latest evaluation.
+    #[serde(default)]
+    pub last_eval: Option<(u64, crate::metrics::Metrics)>,
 }
 
 pub struct RunDir {
@@ -53,8 +57,7 @@ impl RunDir {
 
     /// Replaces `name` with `data` atomically.
     pub fn write_atomic(&self, name: &str, data: &[u8]) -> Result<()> {
-        stabletune_model::checkpoint::write_atomic(&self.file(name), data)
-            .map_err(|e| DataError::Other(e.to_string()))
+        Ok(stabletune_model::checkpoint::write_atomic(&self.file(name), data)?)
     }
 
     pub fn write_json(&self, name: &str, value: &impl Serialize) -> Result<()> {
@@ -69,17 +72,18 @@ impl RunDir {
         writeln!(f, "{record}").map_err(io(&path))
     }
 
-    /// Drops `metrics.jsonl` records after `step` (those a resumed run is about to repeat).
-    pub fn truncate_log(&self, step: u64) -> Result<()> {
+    /// Drops `metrics.jsonl` records after `step` (those a resumed run is about to repeat); `None`
+    /// drops them all (a run restarting from the beginning). A torn last line is dropped too.
+    pub fn truncate_log(&self, step: Option<u64>) -> Result<()> {
         let path = self.file("metrics.jsonl");
         let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
         let kept: String = text
             .lines()
             .filter(|l| {
-                serde_json::from_str::<serde_json::Value>(l)
+                let at = serde_json::from_str::<serde_json::Value>(l)
                     .ok()
-                    .and_then(|v| v.get("step").and_then(|s| s.as_u64()))
-                    .is_some_and(|s| s <= step)
+                    .and_then(|v| v.get("step").and_then(|s| s.as_u64()));
+                matches!((at, step), (Some(s), Some(limit)) if s <= limit)
             })
             .map(|l| format!("{l}\n"))
             .collect();
@@ -94,11 +98,13 @@ impl RunDir {
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
         fill(&tmp)?;
+        sync_tree(&tmp)?;
         if dir.exists() {
             let _ = std::fs::remove_dir_all(&old);
             std::fs::rename(&dir, &old).map_err(io(&dir))?;
         }
         std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
+        stabletune_model::checkpoint::sync_dir(&self.path)?;
         let _ = std::fs::remove_dir_all(&old);
         Ok(())
     }
@@ -120,7 +126,8 @@ impl RunDir {
             save_model_files(dir, model, model_dir)?;
             save_moments(&dir.join("optimizer.safetensors"), &model.params, adam)?;
             let text = serde_json::to_string_pretty(state).expect("serialisable");
-            std::fs::write(dir.join("trainer_state.json"), text).map_err(io(dir))
+            let path = dir.join("trainer_state.json");
+            std::fs::write(&path, text).map_err(io(&path))
         })
     }
 
@@ -133,8 +140,20 @@ impl RunDir {
     }
 }
 
+/// Flushes every file of a freshly written checkpoint folder, and the folder, to disk before it is renamed
+/// into place.
+fn sync_tree(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        if path.is_file() {
+            std::fs::File::open(&path).and_then(|f| f.sync_all()).map_err(io(&path))?;
+        }
+    }
+    Ok(stabletune_model::checkpoint::sync_dir(dir)?)
+}
+
 fn save_model_files(dir: &Path, model: &Model, model_dir: &Path) -> Result<()> {
-    model.save_pretrained(dir).map_err(|e| DataError::Other(e.to_string()))?;
+    model.save_pretrained(dir)?;
     for f in TOKENIZER_FILES {
         let src = model_dir.join(f);
         if src.exists() {
@@ -153,7 +172,7 @@ fn save_moments(path: &Path, params: &ParamSet, adam: &AdamState) -> Result<()> 
             moments.values[offset..offset + info.len()].copy_from_slice(&values[info.range()]);
         }
     }
-    stabletune_model::checkpoint::save(&moments, path).map_err(|e| DataError::Other(e.to_string()))
+    Ok(stabletune_model::checkpoint::save(&moments, path)?)
 }
 
 /// Reads what [`RunDir::save_last`] wrote: the trainer state and Adam's moments (weights are loaded as a
@@ -162,17 +181,15 @@ pub fn load_resume_state(dir: &Path, params: &ParamSet) -> Result<(TrainerState,
     let state_path = dir.join("trainer_state.json");
     let text = std::fs::read_to_string(&state_path).map_err(io(&state_path))?;
     let state: TrainerState = serde_json::from_str(&text)
-        .map_err(|e| DataError::File { path: state_path.clone(), message: e.to_string() })?;
-    let ck =
-        Checkpoint::open(&dir.join("optimizer.safetensors")).map_err(|e| DataError::Other(e.to_string()))?;
+        .map_err(|e| TrainError::RunDir { path: state_path.clone(), message: e.to_string() })?;
+    let ck = Checkpoint::open(&dir.join("optimizer.safetensors"))?;
     let mut adam = AdamState::new(params.len());
     for (prefix, target) in [("m", &mut adam.m), ("v", &mut adam.v)] {
         let mut set = ParamSet::default();
         for info in &params.infos {
             set.add(format!("{prefix}.{}", info.name), &info.shape, info.group);
         }
-        ck.load_into(&mut set, stabletune_model::Architecture::Bert, |_| false, 0)
-            .map_err(|e| DataError::Other(e.to_string()))?;
+        ck.load_into(&mut set, stabletune_model::Architecture::Bert, |_| false, 0)?;
         target.copy_from_slice(&set.values);
     }
     adam.step = state.step;

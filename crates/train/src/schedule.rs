@@ -24,9 +24,11 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Warmup steps from a ratio of the total, rounded up (as the Hugging Face Trainer does).
+    /// Warmup steps from a ratio of the total, rounded down as the authors' `int(t_total *
+    /// warmup_proportion)` (the Hugging Face Trainer's `ceil` gives one more on RTE: 47 of 468).
     pub fn warmup_from_ratio(ratio: f64, total: u64) -> u64 {
-        (ratio * total as f64).ceil() as u64
+        // The same float product as Python's, then truncation: 690 * 0.1 is 69.00000000000001 there too.
+        (total as f64 * ratio).floor() as u64
     }
 
     /// The learning rate of update `k`.
@@ -61,7 +63,29 @@ mod tests {
         assert!((s.lr_at(29) - 1.0 / 27.0).abs() < 1e-15);
         assert_eq!(s.lr_at(30), 0.0);
         assert_eq!(Schedule::warmup_from_ratio(0.1, 30), 3);
-        assert_eq!(Schedule::warmup_from_ratio(0.1, 189), 19);
+        assert_eq!(Schedule::warmup_from_ratio(0.1, 189), 18);
+    }
+
+    /// The authors' warmup for their tasks: t_total = ceil(n / 16) * epochs, warmup int(t_total * 0.1).
+    /// Values computed with Python (`int(math.ceil(n / 16) * e * 0.1)`) for the sizes of REFERENCE.md.
+    #[test]
+    fn warmup_rounds_down_as_the_authors() {
+        let cases = [
+            // (train examples, epochs, total updates, warmup)
+            (2490, 3, 468, 46),    // RTE
+            (3668, 3, 690, 69),    // MRPC
+            (8551, 3, 1605, 160),  // CoLA
+            (23596, 3, 4425, 442), // SciTail
+            (2490, 20, 3120, 312),
+            (3668, 20, 4600, 460),
+            (8551, 20, 10700, 1070),
+            (23596, 20, 29500, 2950),
+        ];
+        for (n, epochs, total, warmup) in cases {
+            let t = (n as u64).div_ceil(16) * epochs;
+            assert_eq!(t, total, "t_total of {n} examples, {epochs} epochs");
+            assert_eq!(Schedule::warmup_from_ratio(0.1, t), warmup, "warmup of {n} examples, {epochs} epochs");
+        }
     }
 
     #[test]

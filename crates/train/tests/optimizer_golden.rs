@@ -7,7 +7,7 @@ use serde_json::Value;
 use stabletune_model::{Architecture, Batch, HeadSpec, Mode, Model, Target, Workspace};
 use stabletune_train::optim::AdamState;
 use stabletune_train::schedule::{Schedule, ScheduleKind};
-use stabletune_train::trainer::Updater;
+use stabletune_train::updater::Updater;
 use stabletune_train::{Overrides, Recipe, TrainConfig};
 use std::path::PathBuf;
 
@@ -64,7 +64,7 @@ fn check_recipe(recipe: Recipe) {
         let lr = schedule.lr_at(k as u64);
         let want_lr = want["lrs"][k].as_f64().unwrap();
         assert!((lr - want_lr).abs() <= 1e-15 * want_lr.abs(), "step {k}: lr {lr} vs {want_lr}");
-        let mut ignore = |_: &[f32], _: &stabletune_train::trainer::Update| {};
+        let mut ignore = |_: &[f32], _: &stabletune_train::updater::Update| {};
         let update = updater
             .step(
                 &mut model,
