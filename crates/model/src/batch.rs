@@ -1,7 +1,7 @@
 //! Padded batches and the reusable buffers a forward and backward pass run in.
 
-use stabletune_engine::streams;
 use stabletune_engine::ops::Dropout;
+use stabletune_engine::streams;
 use stabletune_engine::RandomStream;
 
 /// A batch of right-padded sequences, `batch × seq` tokens.
@@ -211,7 +211,10 @@ mod stream_tests {
         let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
         let mut names = std::collections::BTreeSet::new();
         for family in ["tiny-bert", "tiny-roberta", "tiny-albert"] {
-            for heads in [HeadSpec { classifier: Some(3), masked_lm: false }, HeadSpec { classifier: None, masked_lm: true }] {
+            for heads in [
+                HeadSpec { classifier: Some(3), masked_lm: false },
+                HeadSpec { classifier: None, masked_lm: true },
+            ] {
                 let (model, _) = Model::from_dir(&fixtures.join(family), heads, 0).unwrap();
                 names.extend(model.params.infos.iter().map(|i| i.name.clone()));
             }

@@ -95,9 +95,15 @@ mod tests {
         assert_eq!(ours(63, 3, 1), vec![21, 42, 63]);
         // Uneven: 10 batches, every 3; step 9 would fall before the epoch's last batch.
         assert_eq!(ours(10, 3, 2), vec![3, 6, 10, 12, 15, 18, 20]);
-        for (per_epoch, evals, epochs) in [(156, 3, 3), (230, 3, 2), (10, 3, 3), (7, 2, 4), (5, 1, 3), (2, 3, 2)] {
+        for (per_epoch, evals, epochs) in
+            [(156, 3, 3), (230, 3, 2), (10, 3, 3), (7, 2, 4), (5, 1, 3), (2, 3, 2)]
+        {
             if per_epoch / evals > 0 {
-                assert_eq!(ours(per_epoch, evals, epochs), authors(per_epoch, evals, epochs), "{per_epoch} {evals}");
+                assert_eq!(
+                    ours(per_epoch, evals, epochs),
+                    authors(per_epoch, evals, epochs),
+                    "{per_epoch} {evals}"
+                );
             }
         }
     }

@@ -84,7 +84,11 @@ mod tests {
         for (n, epochs, total, warmup) in cases {
             let t = (n as u64).div_ceil(16) * epochs;
             assert_eq!(t, total, "t_total of {n} examples, {epochs} epochs");
-            assert_eq!(Schedule::warmup_from_ratio(0.1, t), warmup, "warmup of {n} examples, {epochs} epochs");
+            assert_eq!(
+                Schedule::warmup_from_ratio(0.1, t),
+                warmup,
+                "warmup of {n} examples, {epochs} epochs"
+            );
         }
     }
 

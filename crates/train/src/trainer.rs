@@ -90,7 +90,15 @@ fn load(cfg: &TrainConfig) -> Result<Loaded> {
     model.config.attention_dropout = cfg.attention_dropout;
     model.config.classifier_dropout = cfg.classifier_dropout;
     model.config.head_input_dropout = cfg.head_input_dropout;
-    Ok(Loaded { source_name: source.name, metric: source.metric, model_dir, model, train, dev, sample_sha256 })
+    Ok(Loaded {
+        source_name: source.name,
+        metric: source.metric,
+        model_dir,
+        model,
+        train,
+        dev,
+        sample_sha256,
+    })
 }
 
 /// SHA-256 of training-row indices as little-endian u64s.
@@ -143,7 +151,8 @@ impl Run {
         if resume {
             let text = std::fs::read_to_string(&config_path)
                 .map_err(|_| run_dir_err("no run to resume (config.toml is missing)".into()))?;
-            let saved: TrainConfig = crate::config::parse_toml(&config_path, &text).map_err(TrainError::Config)?;
+            let saved: TrainConfig =
+                crate::config::parse_toml(&config_path, &text).map_err(TrainError::Config)?;
             // The thread count never changes a result, so a run may continue with another.
             if (TrainConfig { threads: cfg.threads, ..saved }) != *cfg {
                 return Err(run_dir_err(
@@ -294,12 +303,14 @@ impl Run {
             &mut inspect,
         )?;
         let epoch = self.state.epoch as f64 + (self.state.batch_in_epoch + 1) as f64 / self.per_epoch as f64;
-        let mut record =
-            json!({ "step": step + 1, "epoch": epoch, "loss": update.loss, "lr": lr, "grad_norm": update.grad_norm });
+        let mut record = json!({ "step": step + 1, "epoch": epoch, "loss": update.loss, "lr": lr, "grad_norm": update.grad_norm });
         if let Some(n) = norms {
             record["grad_norms"] = n.into();
         }
-        if update.diverged() || (step + 1).is_multiple_of(self.cfg.log_every) || step + 1 == self.schedule.total {
+        if update.diverged()
+            || (step + 1).is_multiple_of(self.cfg.log_every)
+            || step + 1 == self.schedule.total
+        {
             self.dir.log(&record)?;
         }
         if update.diverged() {
@@ -329,7 +340,8 @@ impl Run {
         // The resume point: at each epoch's end, every `checkpoint_every` updates, and at the end.
         let every = self.cfg.checkpoint_every;
         if ended.is_none()
-            && (self.state.batch_in_epoch == self.per_epoch || (every > 0 && self.state.step.is_multiple_of(every)))
+            && (self.state.batch_in_epoch == self.per_epoch
+                || (every > 0 && self.state.step.is_multiple_of(every)))
         {
             self.checkpoint()?;
         }
@@ -367,7 +379,9 @@ impl Run {
         let head = self.headline();
         // A completed or early-stopped run ended with an evaluation of its final weights.
         let final_metrics = match (status, &self.state.last_eval) {
-            (Status::Completed | Status::EarlyStopped, Some((step, m))) if *step == self.state.step => m.clone(),
+            (Status::Completed | Status::EarlyStopped, Some((step, m))) if *step == self.state.step => {
+                m.clone()
+            }
             (Status::Completed | Status::EarlyStopped, _) => self.evaluate(&mut Quiet)?,
             (Status::Diverged | Status::Interrupted, _) => Metrics::new(),
         };

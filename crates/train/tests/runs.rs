@@ -102,8 +102,11 @@ fn runs_are_reproducible_resumable_and_complete() {
     let evals: Vec<u64> =
         records.iter().filter(|r| r.get("eval").is_some()).map(|r| r["step"].as_u64().unwrap()).collect();
     assert_eq!(evals, vec![0, 10, 20]);
-    let with_norms: Vec<u64> =
-        records.iter().filter(|r| r.get("grad_norms").is_some()).map(|r| r["step"].as_u64().unwrap()).collect();
+    let with_norms: Vec<u64> = records
+        .iter()
+        .filter(|r| r.get("grad_norms").is_some())
+        .map(|r| r["step"].as_u64().unwrap())
+        .collect();
     assert_eq!(with_norms, vec![1, 6, 11, 16]);
     let norms = records.iter().find(|r| r["step"] == 6).unwrap()["grad_norms"].as_object().unwrap().clone();
     assert!(
@@ -275,7 +278,9 @@ fn max_steps_sets_the_schedule_and_repeats_the_data() {
     assert_eq!(s.epochs, 2.5);
     let records: Vec<serde_json::Value> =
         log(out.path()).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let lr_of = |step: u64| records.iter().find(|r| r["step"] == step && r.get("lr").is_some()).unwrap()["lr"].as_f64().unwrap();
+    let lr_of = |step: u64| {
+        records.iter().find(|r| r["step"] == step && r.get("lr").is_some()).unwrap()["lr"].as_f64().unwrap()
+    };
     // Update k uses lr * (25 - k) / (25 - 2) after warmup: the 25th (k = 24) 1/23 of the peak.
     assert!((lr_of(25) - 5e-5 / 23.0).abs() < 1e-18, "{}", lr_of(25));
     let evals: Vec<u64> =
@@ -293,7 +298,8 @@ fn the_task_head_is_always_new() {
     // MiniLM with a two-class classifier of zeros, as a model fine-tuned on another task would carry.
     let with_head = root.path().join("with-head");
     let src = locations::default_model();
-    let (mut model, _) = Model::from_dir(&src, HeadSpec { classifier: Some(2), masked_lm: false }, 0).unwrap();
+    let (mut model, _) =
+        Model::from_dir(&src, HeadSpec { classifier: Some(2), masked_lm: false }, 0).unwrap();
     let w = model.params.get("classifier.weight").unwrap().range();
     model.params.values[w].fill(0.0);
     model.save_pretrained(&with_head).unwrap();

@@ -89,6 +89,8 @@ impl Task {
         match (self, split) {
             // Test files have an index column first and no label.
             (Task::Sst2 | Task::Cola, Split::Test) => c(true, 1, None, None),
+            // QQP's test file: `id question1 question2`.
+            (Task::Qqp, Split::Test) => c(true, 1, Some(2), None),
             (Task::Cola, _) => c(false, 3, None, Some(1)),
             (Task::Sst2, _) => c(true, 0, None, Some(1)),
             (Task::Mrpc, _) => c(true, 3, Some(4), Some(0)),
@@ -101,9 +103,34 @@ impl Task {
     }
 }
 
-/// Reads one split of a task from `dir` (the task's own folder, e.g. `$GLUE_DIR/RTE`). Rows with too few
-/// fields, and labels outside the task's label set, are errors naming the file and line.
+/// One split of a task, and the rows left out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskSplit {
+    pub path: std::path::PathBuf,
+    pub examples: Vec<Example>,
+    /// Line numbers of malformed rows skipped (QQP only: its training file has rows broken by stray line
+    /// breaks inside questions, which Hugging Face's processor skips).
+    pub skipped_lines: Vec<usize>,
+}
+
+/// Reads one split of a task from `dir` (the task's own folder, e.g. `$GLUE_DIR/RTE`), warning when rows
+/// were skipped. See [`read_task_split`].
 pub fn read_task(task: Task, split: Split, dir: &Path) -> Result<Vec<Example>> {
+    let read = read_task_split(task, split, dir)?;
+    if let Some(first) = read.skipped_lines.first() {
+        tracing::warn!(
+            "{}: skipped {} malformed rows (the first at line {first}) with too few fields, as Hugging Face's \
+             QQP processor does",
+            read.path.display(),
+            read.skipped_lines.len()
+        );
+    }
+    Ok(read.examples)
+}
+
+/// Reads one split of a task. Rows with too few fields (skipped and counted for QQP) and labels outside
+/// the task's label set are errors naming the file and line.
+pub fn read_task_split(task: Task, split: Split, dir: &Path) -> Result<TaskSplit> {
     let path = dir.join(task.file_name(split));
     let text =
         std::fs::read_to_string(&path).map_err(|source| DataError::Io { path: path.clone(), source })?;
@@ -112,6 +139,7 @@ pub fn read_task(task: Task, split: Split, dir: &Path) -> Result<Vec<Example>> {
     // MRPC (and some re-saved files) begin with a UTF-8 byte-order mark.
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut out = Vec::new();
+    let mut skipped_lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line_no = i + 1;
         if (cols.header && i == 0) || line.trim().is_empty() {
@@ -125,6 +153,10 @@ pub fn read_task(task: Task, split: Split, dir: &Path) -> Result<Vec<Example>> {
             .flatten()
             .max()
             .unwrap_or(0);
+        if fields.len() <= needed && task == Task::Qqp {
+            skipped_lines.push(line_no);
+            continue;
+        }
         if fields.len() <= needed {
             return Err(row_err(format!(
                 "{} fields, {} needs at least {}",
@@ -156,7 +188,7 @@ pub fn read_task(task: Task, split: Split, dir: &Path) -> Result<Vec<Example>> {
     if out.is_empty() {
         return Err(DataError::File { path, message: "no examples".into() });
     }
-    Ok(out)
+    Ok(TaskSplit { path, examples: out, skipped_lines })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ mod glue;
 mod jsonl;
 mod table;
 
-pub use glue::{read_task, Task};
+pub use glue::{read_task, read_task_split, Task, TaskSplit};
 pub use jsonl::read_jsonl;
 pub use table::{read_table, ColumnMap};
 
