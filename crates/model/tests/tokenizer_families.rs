@@ -7,7 +7,8 @@ use stabletune_model::tokenizer::TextEncoder;
 use std::path::PathBuf;
 
 fn check(family: &str) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(format!("tok-{family}"));
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(format!("tok-{family}"));
     let golden: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("golden.json")).unwrap()).unwrap();
     let max_len = golden["meta"]["max_length"].as_u64().unwrap() as usize;

@@ -115,7 +115,7 @@ pub enum Opened {
     /// A run ready to train (fresh, resumed or restarted).
     Ready(Box<Run>),
     /// `--resume` of a run that already ended: its summary, unchanged.
-    Finished(Summary),
+    Finished(Box<Summary>),
 }
 
 /// A run in progress.
@@ -160,7 +160,7 @@ impl Run {
                 ));
             }
             if let Some(summary) = read_summary(out).filter(|s| s.status.is_final()) {
-                return Ok(Opened::Finished(summary));
+                return Ok(Opened::Finished(Box::new(summary)));
             }
         } else if config_path.exists() || out.join("metrics.jsonl").exists() {
             return Err(run_dir_err(
@@ -427,7 +427,7 @@ pub fn read_summary(out: &Path) -> Option<Summary> {
 /// Runs (or, with `resume`, continues) the run of `cfg` in `out`.
 pub fn train(cfg: &TrainConfig, out: &Path, resume: bool, observer: &mut dyn Observer) -> Result<Summary> {
     let mut run = match Run::open(cfg, out, resume)? {
-        Opened::Finished(summary) => return Ok(summary),
+        Opened::Finished(summary) => return Ok(*summary),
         Opened::Ready(run) => run,
     };
     let status = run.run_to_end(observer)?;
