@@ -3,6 +3,7 @@
 mod bench;
 mod data_stats;
 mod encode;
+mod study;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,11 @@ enum Command {
         #[command(subcommand)]
         command: data_stats::DataCommand,
     },
+    /// Stability studies: a grid of runs (tasks x configurations x seeds) as one command.
+    Study {
+        #[command(subcommand)]
+        command: study::StudyCommand,
+    },
     /// Time training steps (forward, backward, AdamW) of a randomly initialised encoder.
     Bench(bench::BenchArgs),
 }
@@ -51,6 +57,7 @@ fn main() -> ExitCode {
         Command::Encode(args) => encode::run(args).map(|()| ExitCode::SUCCESS),
         Command::Train(args) => train::run(*args),
         Command::Data { command } => data_stats::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Study { command } => study::run(command),
         Command::Bench(args) => bench::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -3,6 +3,9 @@
 use crate::metrics::Metrics;
 use serde::{Deserialize, Serialize};
 
+/// The commit this build was made from (`git describe`-style, or "unknown" outside a checkout).
+pub const GIT_COMMIT: &str = env!("STABLETUNE_GIT_COMMIT");
+
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

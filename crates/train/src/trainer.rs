@@ -411,7 +411,7 @@ impl Run {
             wall_seconds: self.state.train_seconds,
             train_examples_per_second: self.state.examples_seen as f64 / self.state.train_seconds.max(1e-9),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: env!("STABLETUNE_GIT_COMMIT").to_string(),
+            git_commit: crate::summary::GIT_COMMIT.to_string(),
         };
         self.dir.write_json("summary.json", &summary)?;
         Ok(summary)

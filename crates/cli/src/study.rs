@@ -1,0 +1,300 @@
+//! `stabletune study run|status|slurm|show`: a stability study as one command, on a laptop or a cluster.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use stabletune_study::runner::{run_workers, Event, RunnerOptions, Shard};
+use stabletune_study::slurm::SlurmOptions;
+use stabletune_study::{presets, results, status, Study};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Subcommand)]
+pub enum StudyCommand {
+    /// Run every unfinished run of a study (a study.toml file, or a preset: demo, table1, ...).
+    Run(RunArgs),
+    /// Done, running, pending and failed runs of a study folder, and the time left.
+    Status {
+        /// The study's folder (holding study.toml).
+        dir: PathBuf,
+    },
+    /// Write (and with --submit, submit) a Slurm job-array script whose tasks run the study's shards.
+    Slurm(SlurmArgs),
+    /// Print a preset's study file (a starting point for your own), or list the presets.
+    Show {
+        /// demo, table1, fig3-downsampling, fig9-ablation or dodge-grid.
+        name: Option<String>,
+    },
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// A study file, or a preset name.
+    study: String,
+    /// The study's folder (default studies/<name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Run only shard i of n (0-based, `i/n`); default: SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX/
+    /// JOB_COMPLETIONS when set, else every run.
+    #[arg(long)]
+    shard: Option<String>,
+    /// Worker processes' threads (overrides [execution] workers).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Threads of each worker (overrides [execution] threads_per_worker).
+    #[arg(long)]
+    threads_per_worker: Option<usize>,
+}
+
+#[derive(Args)]
+pub struct SlurmArgs {
+    /// A study file, or a preset name.
+    study: String,
+    /// The study's folder (default studies/<name>); must be on a filesystem every node sees.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Array tasks (each runs one shard with one worker).
+    #[arg(long)]
+    array_size: usize,
+    #[arg(long)]
+    partition: Option<String>,
+    /// Time limit of each array task (Slurm's format, e.g. 12:00:00).
+    #[arg(long)]
+    time: Option<String>,
+    #[arg(long, default_value_t = 2)]
+    cpus_per_task: usize,
+    /// Memory of each array task (e.g. 16G).
+    #[arg(long)]
+    mem: Option<String>,
+    /// Submit the script with sbatch.
+    #[arg(long)]
+    submit: bool,
+}
+
+pub fn run(command: StudyCommand) -> Result<ExitCode> {
+    match command {
+        StudyCommand::Run(args) => run_study(args),
+        StudyCommand::Status { dir } => {
+            let study = Study::open(&dir)?;
+            let s = status::status(&study.store, &study.runs, study.spec.execution.stale_after_seconds);
+            print!("{}", status::render(&s));
+            print!("{}", results::render(&results::table(&study.store, &study.runs)));
+            Ok(ExitCode::SUCCESS)
+        }
+        StudyCommand::Slurm(args) => slurm(args),
+        StudyCommand::Show { name } => {
+            match name.as_deref().and_then(presets::preset) {
+                Some(text) => print!("{text}"),
+                None => {
+                    if let Some(n) = name {
+                        eprintln!("no preset {n:?}; the presets:");
+                    }
+                    for (n, what, _) in presets::PRESETS {
+                        println!("{n:<18} {what}");
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    std::path::absolute(p).with_context(|| format!("{}: cannot make the path absolute", p.display()))
+}
+
+fn run_study(args: RunArgs) -> Result<ExitCode> {
+    let spec = Study::spec_from_arg(&args.study)?;
+    let dir = args.out.clone().unwrap_or_else(|| Study::default_dir(&spec));
+    let mut study = Study::plan(spec, &dir)?;
+    let shard = match &args.shard {
+        Some(s) => Some(Shard::parse(s).map_err(anyhow::Error::msg)?),
+        None => Shard::from_env(|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?,
+    };
+    study.prepare()?;
+    let orphans = study.orphans()?;
+    if !orphans.is_empty() {
+        eprintln!(
+            "{} run folders no longer belong to the study (their settings changed); kept",
+            orphans.len()
+        );
+    }
+    let mine: Vec<usize> = (0..study.runs.len()).filter(|&i| shard.is_none_or(|s| s.contains(i))).collect();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (mut workers, mut threads) = study.spec.execution.layout(cores, mine.len());
+    if let Some(w) = args.workers {
+        workers = w.max(1);
+        threads = args.threads_per_worker.unwrap_or((cores / workers).max(1));
+    } else if let Some(t) = args.threads_per_worker {
+        threads = t.max(1);
+    }
+    let to_do = mine.iter().filter(|&&i| study.store.finished(&study.runs[i].id).is_none()).count();
+    let shard_text = shard.map_or(String::new(), |s| format!(", shard {}/{}", s.index, s.count));
+    eprintln!(
+        "study {} in {}: {} runs{shard_text}, {to_do} to do; {workers} worker(s) x {threads} thread(s)",
+        study.spec.name,
+        dir.display(),
+        mine.len()
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("installing the Ctrl-C/SIGTERM handler")?;
+    let progress = Progress::new(workers, to_do as u64);
+    let opts = RunnerOptions {
+        workers,
+        threads_per_worker: threads,
+        shard,
+        stale_after: study.spec.execution.stale_after_seconds,
+        stop: stop.clone(),
+        heartbeat_every: Duration::from_secs(10),
+    };
+    let report = run_workers(&study.store, &study.runs, &opts, &|e| progress.event(e))?;
+    progress.finish();
+    let rows = results::table(&study.store, &study.runs);
+    let text = serde_json::to_string_pretty(&rows).expect("serialisable") + "\n";
+    stabletune_model::checkpoint::write_atomic(&dir.join("results.json"), text.as_bytes())?;
+    println!("{}", results::render(&rows));
+    if stop.load(Ordering::SeqCst) || !report.interrupted.is_empty() {
+        eprintln!(
+            "interrupted: {} runs stopped with a checkpoint; run the same command to continue",
+            report.interrupted.len()
+        );
+        return Ok(ExitCode::from(crate::train::EXIT_INTERRUPTED));
+    }
+    let left = study.runs.iter().filter(|r| study.store.finished(&r.id).is_none()).count();
+    if left > 0 {
+        eprintln!("{left} runs are not finished (other shards or workers hold them, or they wait for one)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn slurm(args: SlurmArgs) -> Result<ExitCode> {
+    if args.array_size == 0 {
+        bail!("--array-size must be at least 1");
+    }
+    let spec = Study::spec_from_arg(&args.study)?;
+    let dir = absolute(&args.out.clone().unwrap_or_else(|| Study::default_dir(&spec)))?;
+    let study_arg = if Path::new(&args.study).exists() {
+        absolute(Path::new(&args.study))?.display().to_string()
+    } else {
+        args.study.clone()
+    };
+    let mut study = Study::plan(spec, &dir)?;
+    study.prepare()?;
+    let logs = dir.join("slurm");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let opts = SlurmOptions {
+        array_size: args.array_size,
+        partition: args.partition,
+        time: args.time,
+        cpus_per_task: args.cpus_per_task,
+        mem: args.mem,
+    };
+    let binary = std::env::current_exe().context("finding the stabletune binary")?;
+    let workdir = std::env::current_dir().context("reading the working directory")?;
+    let text = stabletune_study::slurm::script(&study.spec.name, &opts, &binary, &study_arg, &dir, &workdir);
+    let path = logs.join("job.sbatch");
+    stabletune_model::checkpoint::write_atomic(&path, text.as_bytes())?;
+    print!("{text}");
+    eprintln!("written to {}", path.display());
+    if args.submit {
+        let out = std::process::Command::new("sbatch")
+            .arg(&path)
+            .output()
+            .context("running sbatch (is Slurm installed and on the PATH?)")?;
+        if !out.status.success() {
+            bail!("sbatch {} failed: {}", path.display(), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        println!("{}", String::from_utf8_lossy(&out.stdout).trim());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line per worker and an overall bar on a terminal; plain lines otherwise (Slurm logs).
+struct Progress {
+    bars: Option<(MultiProgress, Vec<ProgressBar>, ProgressBar)>,
+    state: Mutex<(u64, u64)>,
+}
+
+impl Progress {
+    fn new(workers: usize, runs: u64) -> Progress {
+        let bars = std::io::stderr().is_terminal().then(|| {
+            let multi = MultiProgress::new();
+            let style = ProgressStyle::with_template("{prefix:>3} {bar:20} {pos:>5}/{len:5} {msg}")
+                .expect("valid template");
+            let per: Vec<ProgressBar> = (0..workers)
+                .map(|w| {
+                    let b = multi.add(ProgressBar::new(0).with_style(style.clone()));
+                    b.set_prefix(format!("w{w}"));
+                    b
+                })
+                .collect();
+            let all = multi.add(ProgressBar::new(runs));
+            all.set_style(
+                ProgressStyle::with_template("runs {bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}]")
+                    .expect("valid template"),
+            );
+            (multi, per, all)
+        });
+        Progress { bars, state: Mutex::new((0, runs)) }
+    }
+
+    fn event(&self, e: Event) {
+        let bars = self.bars.as_ref();
+        match e {
+            Event::Started { worker, id, resumed } => match bars {
+                Some((_, per, _)) => per[worker].set_message(id),
+                None => eprintln!("[w{worker}] {} {id}", if resumed { "resuming" } else { "starting" }),
+            },
+            Event::Step { worker, id, record } => match bars {
+                Some((_, per, _)) => {
+                    per[worker].set_length(record.total_steps);
+                    per[worker].set_position(record.step);
+                    let msg = per[worker].message();
+                    let dev = msg.split_once(" dev ").map_or(String::new(), |(_, d)| format!(" dev {d}"));
+                    per[worker].set_message(format!("{id} loss {:.4}{dev}", record.loss));
+                }
+                None if record.step % 50 == 0 => {
+                    eprintln!(
+                        "[w{worker}] {id} step {}/{} loss {:.4}",
+                        record.step, record.total_steps, record.loss
+                    )
+                }
+                None => {}
+            },
+            Event::Eval { worker, id, step, value, headline } => match bars {
+                Some((_, per, _)) => per[worker].set_message(format!("{id} dev {headline} {value:.4}")),
+                None => eprintln!("[w{worker}] {id} step {step}: dev {headline} {value:.4}"),
+            },
+            Event::Finished { worker, id, summary } => {
+                let mut st = self.state.lock().expect("progress lock");
+                st.0 += 1;
+                let head = &summary.headline_metric;
+                let value = summary.final_metrics.get(head).map_or("-".into(), |v| format!("{v:.4}"));
+                let line = format!(
+                    "[w{worker}] {id}: {:?}, dev {head} {value} ({}/{} runs)",
+                    summary.status, st.0, st.1
+                );
+                match bars {
+                    Some((multi, _, all)) => {
+                        all.inc(1);
+                        let _ = multi.println(line);
+                    }
+                    None => eprintln!("{line}"),
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some((_, per, all)) = &self.bars {
+            per.iter().for_each(|b| b.finish_and_clear());
+            all.finish();
+        }
+    }
+}

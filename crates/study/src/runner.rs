@@ -1,0 +1,259 @@
+//! Workers: threads of one process, each with its own thread pool, that claim the study's unfinished runs
+//! one at a time and train them (resuming any that has a checkpoint). Several processes, on one machine or
+//! many, may run workers on the same study; claims keep them apart.
+
+use crate::error::{Result, StudyError};
+use crate::plan::PlannedRun;
+use crate::store::{ClaimInfo, Claimant, Store};
+use stabletune_train::metrics::Metrics;
+use stabletune_train::trainer::{Observer, StepRecord};
+use stabletune_train::{train, Status, Summary};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Which runs this process works on: those whose index in the study, modulo `count`, is `index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// `i/n`, 0-based.
+    pub fn parse(s: &str) -> std::result::Result<Shard, String> {
+        let bad = || format!("shard {s:?}: expected i/n with 0 <= i < n, e.g. 0/4");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (usize, usize) =
+            (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The shard of a Slurm job-array task (`SLURM_ARRAY_TASK_ID` from `SLURM_ARRAY_TASK_MIN`, of
+    /// `SLURM_ARRAY_TASK_COUNT`) or of a Kubernetes indexed job (`JOB_COMPLETION_INDEX` of
+    /// `JOB_COMPLETIONS`), when the environment has one.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> std::result::Result<Option<Shard>, String> {
+        let num = |k: &str| -> std::result::Result<Option<usize>, String> {
+            var(k)
+                .map(|v| v.trim().parse::<usize>().map_err(|_| format!("{k}={v:?} is not a number")))
+                .transpose()
+        };
+        let found = match (num("SLURM_ARRAY_TASK_ID")?, num("SLURM_ARRAY_TASK_COUNT")?) {
+            (Some(id), Some(count)) => Some((id - num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0).min(id), count)),
+            _ => match (num("JOB_COMPLETION_INDEX")?, num("JOB_COMPLETIONS")?) {
+                (Some(i), Some(n)) => Some((i, n)),
+                _ => None,
+            },
+        };
+        match found {
+            Some((index, count)) if count > 0 && index < count => Ok(Some(Shard { index, count })),
+            Some((index, count)) => Err(format!("array task {index} of {count} is not a shard")),
+            None => Ok(None),
+        }
+    }
+
+    pub fn contains(&self, run_index: usize) -> bool {
+        run_index % self.count == self.index
+    }
+}
+
+pub struct RunnerOptions {
+    pub workers: usize,
+    pub threads_per_worker: usize,
+    pub shard: Option<Shard>,
+    pub stale_after: u64,
+    /// Set (by Ctrl-C or SIGTERM) to stop: each worker's run checkpoints and stops after its update.
+    pub stop: Arc<AtomicBool>,
+    pub heartbeat_every: Duration,
+}
+
+/// What workers report, for progress displays.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Started { worker: usize, id: String, resumed: bool },
+    Step { worker: usize, id: String, record: StepRecord },
+    Eval { worker: usize, id: String, step: u64, value: f64, headline: String },
+    Finished { worker: usize, id: String, summary: Box<Summary> },
+}
+
+/// What this process did.
+#[derive(Debug, Default)]
+pub struct RunnerReport {
+    /// Runs this process finished.
+    pub finished: Vec<String>,
+    /// Runs stopped by Ctrl-C or SIGTERM, resumable.
+    pub interrupted: Vec<String>,
+}
+
+struct WorkerObserver<'a> {
+    worker: usize,
+    id: String,
+    held: &'a Mutex<HashMap<String, ClaimInfo>>,
+    stop: &'a AtomicBool,
+    on_event: &'a (dyn Fn(Event) + Sync),
+}
+
+impl Observer for WorkerObserver<'_> {
+    fn on_step(&mut self, record: &StepRecord) {
+        if let Some(c) = self.held.lock().expect("claims lock").get_mut(&self.id) {
+            (c.step, c.total_steps) = (record.step, record.total_steps);
+        }
+        (self.on_event)(Event::Step { worker: self.worker, id: self.id.clone(), record: record.clone() });
+    }
+
+    fn on_eval(&mut self, step: u64, metrics: &Metrics, headline: &str) {
+        let value = metrics.get(headline).copied().unwrap_or(f64::NAN);
+        let headline = headline.to_string();
+        (self.on_event)(Event::Eval { worker: self.worker, id: self.id.clone(), step, value, headline });
+    }
+
+    fn should_stop(&mut self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// Trains every unfinished run of `runs` (of this shard) that no live worker holds.
+pub fn run_workers(
+    store: &Store,
+    runs: &[PlannedRun],
+    opts: &RunnerOptions,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<RunnerReport> {
+    let me = Claimant::this_process();
+    let held: Mutex<HashMap<String, ClaimInfo>> = Mutex::new(HashMap::new());
+    let report = Mutex::new(RunnerReport::default());
+    let failure: Mutex<Option<StudyError>> = Mutex::new(None);
+    let workers_done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        // The heartbeat of every claim this process holds, with each run's progress.
+        scope.spawn(|| {
+            let mut waited = Duration::ZERO;
+            while !workers_done.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(100));
+                waited += Duration::from_millis(100);
+                if waited < opts.heartbeat_every {
+                    continue;
+                }
+                waited = Duration::ZERO;
+                let mut claims = held.lock().expect("claims lock");
+                for (id, info) in claims.iter_mut() {
+                    match store.heartbeat(id, info) {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!("{id}: the claim was taken over by another worker"),
+                        Err(e) => tracing::warn!("{id}: heartbeat failed: {e}"),
+                    }
+                }
+            }
+        });
+        let handles: Vec<_> = (0..opts.workers.max(1))
+            .map(|worker| {
+                let (me, held, report, failure) = (&me, &held, &report, &failure);
+                scope.spawn(move || {
+                    let pool = stabletune_engine::par::thread_pool(opts.threads_per_worker);
+                    while !opts.stop.load(Ordering::SeqCst) && failure.lock().expect("lock").is_none() {
+                        let next = match claim_next(store, runs, opts, me, worker) {
+                            Ok(Some(next)) => next,
+                            Ok(None) => break,
+                            Err(e) => {
+                                *failure.lock().expect("lock") = Some(e);
+                                break;
+                            }
+                        };
+                        let (run, claim) = next;
+                        held.lock().expect("claims lock").insert(run.id.clone(), claim.clone());
+                        let dir = store.run_dir(&run.id);
+                        let resumed = dir.join("config.toml").exists();
+                        on_event(Event::Started { worker, id: run.id.clone(), resumed });
+                        let mut observer =
+                            WorkerObserver { worker, id: run.id.clone(), held, stop: &opts.stop, on_event };
+                        let result = pool.install(|| train(&run.config, &dir, resumed, &mut observer));
+                        let claim = held.lock().expect("claims lock").remove(&run.id).unwrap_or(claim);
+                        store.release(&run.id, &claim);
+                        match result {
+                            Ok(summary) => {
+                                let mut r = report.lock().expect("lock");
+                                if summary.status == Status::Interrupted {
+                                    r.interrupted.push(run.id.clone());
+                                } else {
+                                    r.finished.push(run.id.clone());
+                                }
+                                drop(r);
+                                on_event(Event::Finished {
+                                    worker,
+                                    id: run.id.clone(),
+                                    summary: Box::new(summary),
+                                });
+                            }
+                            Err(e) => {
+                                let message = format!("run {} ({}): {e}", run.id, dir.display());
+                                *failure.lock().expect("lock") = Some(StudyError::Other(message));
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            let _ = h.join();
+        }
+        workers_done.store(true, Ordering::SeqCst);
+    });
+    if let Some(e) = failure.into_inner().expect("lock") {
+        return Err(e);
+    }
+    Ok(report.into_inner().expect("lock"))
+}
+
+/// The first run of this shard, in study order, that has not ended and that this worker can claim.
+fn claim_next<'r>(
+    store: &Store,
+    runs: &'r [PlannedRun],
+    opts: &RunnerOptions,
+    me: &Claimant,
+    worker: usize,
+) -> Result<Option<(&'r PlannedRun, ClaimInfo)>> {
+    for (i, run) in runs.iter().enumerate() {
+        if opts.shard.is_some_and(|s| !s.contains(i)) || store.finished(&run.id).is_some() {
+            continue;
+        }
+        if let Some(claim) = store.try_claim(&run.id, me, worker, opts.stale_after)? {
+            // It may have finished between the check and the claim.
+            if store.finished(&run.id).is_some() {
+                store.release(&run.id, &claim);
+                continue;
+            }
+            return Ok(Some((run, claim)));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_from_flags_and_environments() {
+        assert_eq!(Shard::parse("1/3"), Ok(Shard { index: 1, count: 3 }));
+        assert!(Shard::parse("3/3").is_err() && Shard::parse("x").is_err());
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        let slurm = env(&[
+            ("SLURM_ARRAY_TASK_ID", "5"),
+            ("SLURM_ARRAY_TASK_MIN", "4"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ]);
+        assert_eq!(Shard::from_env(slurm), Ok(Some(Shard { index: 1, count: 3 })));
+        let k8s = env(&[("JOB_COMPLETION_INDEX", "2"), ("JOB_COMPLETIONS", "4")]);
+        assert_eq!(Shard::from_env(k8s), Ok(Some(Shard { index: 2, count: 4 })));
+        assert_eq!(Shard::from_env(env(&[])), Ok(None));
+        assert!(Shard::from_env(env(&[("JOB_COMPLETION_INDEX", "4"), ("JOB_COMPLETIONS", "4")])).is_err());
+        let s = Shard { index: 1, count: 3 };
+        assert_eq!((0..7).filter(|&i| s.contains(i)).collect::<Vec<_>>(), vec![1, 4]);
+    }
+}
