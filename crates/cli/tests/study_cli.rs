@@ -1,0 +1,165 @@
+//! `stabletune study` through the binary, with a tiny BERT (random weights, MiniLM's real tokenizer) on real
+//! SST-2 rows so that a whole study takes seconds: kill -9 at arbitrary moments loses and duplicates
+//! nothing, and the study then ends bit-identical to one never killed.
+
+use stabletune_model::{EncoderConfig, HeadSpec, Model};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn stabletune(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stabletune")).args(args).output().unwrap()
+}
+
+fn assets() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/assets")
+}
+
+/// A 2-layer BERT of width 32 with MiniLM's tokenizer, and the first rows of SST-2.
+fn fixtures(root: &Path) -> (PathBuf, PathBuf) {
+    let model = root.join("tiny");
+    let tiny = Model::random(
+        EncoderConfig::bert_shape(2, 32, 2, 64, 30522),
+        HeadSpec { classifier: None, masked_lm: false },
+        1,
+    );
+    tiny.save_pretrained(&model).unwrap();
+    for f in ["tokenizer.json", "vocab.txt"] {
+        std::fs::copy(assets().join("models/all-MiniLM-L6-v2").join(f), model.join(f)).unwrap();
+    }
+    let data = root.join("sst2");
+    std::fs::create_dir_all(&data).unwrap();
+    for (file, rows) in [("train.tsv", 200), ("dev.tsv", 64)] {
+        let text = std::fs::read_to_string(assets().join("glue/SST-2").join(file)).unwrap();
+        let head: String = text.lines().take(rows + 1).map(|l| format!("{l}\n")).collect();
+        std::fs::write(data.join(file), head).unwrap();
+    }
+    (model, data)
+}
+
+fn study_file(root: &Path, model: &Path, data: &Path) -> PathBuf {
+    let path = root.join("study.toml");
+    let text = format!(
+        "name = \"kill\"\nmodel = \"{}\"\ntasks = [\"sst-2\"]\ndata_dir = \"{}\"\nrecipes = [\"devlin2019\", \"mosbach2021\"]\n\
+         seeds = \"1..4\"\ntrain_limit = 48\nepochs = 3\nevals_per_epoch = 1\ncheckpoint_every = 1\nlr = 1e-4\n\
+         [execution]\nworkers = 2\nthreads_per_worker = 1\n",
+        model.display(),
+        data.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Everything of a run that must not depend on kills: the summary without its timings, the log, the weights.
+fn fingerprint(run: &Path) -> (serde_json::Value, String, Vec<u8>) {
+    let mut s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let o = s.as_object_mut().unwrap();
+    o.remove("wall_seconds");
+    o.remove("train_examples_per_second");
+    let log = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    (s, log, std::fs::read(run.join("checkpoint-last/model.safetensors")).unwrap())
+}
+
+fn runs(study: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(study.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn kill_9_at_any_moment_then_the_same_command_finishes_the_same_study() {
+    let root = tempfile::tempdir().unwrap();
+    let (model, data) = fixtures(root.path());
+    let file = study_file(root.path(), &model, &data);
+    let (reference, killed) = (root.path().join("reference"), root.path().join("killed"));
+    let o = stabletune(&["study", "run", file.to_str().unwrap(), "--out", reference.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(table.contains("devlin2019") && table.contains("mosbach2021"), "{table}");
+    assert_eq!(runs(&reference).len(), 8);
+
+    // kill -9 the whole study (both workers) at arbitrary moments, several times, within a bounded time.
+    let delays = [350, 1200, 600, 2100, 150, 900, 1500, 450];
+    let begun = Instant::now();
+    let mut kills = 0;
+    for ms in delays {
+        if begun.elapsed() > Duration::from_secs(90) {
+            break;
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stabletune"))
+            .args(["study", "run", file.to_str().unwrap(), "--out", killed.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(ms));
+        if child.try_wait().unwrap().is_some() {
+            break; // finished before the kill
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+    }
+    assert!(kills >= 3, "only {kills} kills landed");
+    let o = stabletune(&["study", "run", file.to_str().unwrap(), "--out", killed.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), table, "the same table");
+    assert_eq!(runs(&killed), runs(&reference));
+    for run in runs(&reference) {
+        let (a, b) =
+            (fingerprint(&reference.join("runs").join(&run)), fingerprint(&killed.join("runs").join(&run)));
+        assert_eq!(a.0, b.0, "{run}: summary");
+        assert_eq!(a.1, b.1, "{run}: metrics.jsonl (an update or evaluation lost or repeated)");
+        assert!(a.2 == b.2, "{run}: weights differ");
+    }
+    assert_eq!(std::fs::read_dir(killed.join("claims")).unwrap().count(), 0, "no claim left behind");
+
+    // Once finished, the same command trains nothing; status says so.
+    let o = stabletune(&["study", "run", file.to_str().unwrap(), "--out", killed.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("0 to do"), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = stabletune(&["study", "status", killed.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("8 runs: 8 done") && text.contains("0 pending"), "{text}");
+}
+
+#[test]
+fn shards_split_the_study_and_slurm_scripts_name_them() {
+    let root = tempfile::tempdir().unwrap();
+    let (model, data) = fixtures(root.path());
+    let file = study_file(root.path(), &model, &data);
+    let out = root.path().join("sharded");
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let o = Command::new(env!("CARGO_BIN_EXE_stabletune"))
+            .args(["study", "run", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--workers", "1"])
+            .env("SLURM_ARRAY_TASK_ID", i.to_string())
+            .env("SLURM_ARRAY_TASK_COUNT", "3")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let now = runs(&out);
+        assert_eq!(now.len() - seen.len(), [3, 3, 2][i], "shard {i} of 3 runs its own runs only");
+        seen = now;
+    }
+    let o = stabletune(&[
+        "study",
+        "slurm",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--array-size",
+        "3",
+        "--time",
+        "1:00:00",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let script = std::fs::read_to_string(out.join("slurm/job.sbatch")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), script);
+    assert!(script.contains("#SBATCH --array=0-2") && script.contains("study run"), "{script}");
+    let o = stabletune(&["study", "show", "demo"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("name = \"demo\""));
+}
