@@ -81,6 +81,8 @@ fn kill_9_at_any_moment_then_the_same_command_finishes_the_same_study() {
     let table = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(table.contains("devlin2019") && table.contains("mosbach2021"), "{table}");
     assert_eq!(runs(&reference).len(), 8);
+    // Tokenised once per (model, task, subsample): one training sample for every seed, and the dev set.
+    assert_eq!(std::fs::read_dir(reference.join("cache")).unwrap().count(), 2);
 
     // kill -9 the whole study (both workers) at arbitrary moments, several times, within a bounded time.
     let delays = [350, 1200, 600, 2100, 150, 900, 1500, 450];

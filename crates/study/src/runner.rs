@@ -6,8 +6,9 @@ use crate::error::{Result, StudyError};
 use crate::plan::PlannedRun;
 use crate::store::{ClaimInfo, Claimant, Store};
 use stabletune_train::metrics::Metrics;
+use stabletune_train::trainer::train_cached;
 use stabletune_train::trainer::{Observer, StepRecord};
-use stabletune_train::{train, Status, Summary};
+use stabletune_train::{Status, Summary};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -170,7 +171,10 @@ pub fn run_workers(
                         on_event(Event::Started { worker, id: run.id.clone(), resumed });
                         let mut observer =
                             WorkerObserver { worker, id: run.id.clone(), held, stop: &opts.stop, on_event };
-                        let result = pool.install(|| train(&run.config, &dir, resumed, &mut observer));
+                        let cache = store.root.join("cache");
+                        let result = pool.install(|| {
+                            train_cached(&run.config, &dir, resumed, &mut observer, Some(&cache))
+                        });
                         let claim = held.lock().expect("claims lock").remove(&run.id).unwrap_or(claim);
                         store.release(&run.id, &claim);
                         match result {

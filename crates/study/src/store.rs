@@ -108,6 +108,9 @@ impl Store {
         worker: usize,
         stale_after: u64,
     ) -> Result<Option<ClaimInfo>> {
+        // The workers of one process claim one at a time; other processes are kept apart by the files.
+        static CLAIMING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = CLAIMING.lock().unwrap_or_else(|e| e.into_inner());
         let path = self.claim_path(id);
         let t = now();
         let info = ClaimInfo {
@@ -136,6 +139,16 @@ impl Store {
                     let aside = path.with_extension(format!("stale-{}-{}", me.pid, me.token));
                     if std::fs::rename(&path, &aside).is_err() {
                         return Ok(None); // another taker was first
+                    }
+                    // Between reading the stale claim and renaming it, another process may have taken it
+                    // over and claimed the run afresh: then what was renamed is that live claim. Put it
+                    // back (a hard link creates the name only if it is still free) and leave the run.
+                    let renamed: Option<ClaimInfo> =
+                        std::fs::read_to_string(&aside).ok().and_then(|t| serde_json::from_str(&t).ok());
+                    if renamed.as_ref() != Some(&held) {
+                        let _ = std::fs::hard_link(&aside, &path);
+                        let _ = std::fs::remove_file(&aside);
+                        return Ok(None);
                     }
                     let _ = std::fs::remove_file(&aside);
                     tracing::info!(

@@ -13,6 +13,7 @@ pub mod run_dir;
 pub mod schedule;
 pub mod source;
 pub mod summary;
+pub mod token_cache;
 pub mod trainer;
 pub mod updater;
 

@@ -69,7 +69,8 @@ impl RunDir {
     pub fn log(&self, record: &serde_json::Value) -> Result<()> {
         let path = self.file("metrics.jsonl");
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
-        writeln!(f, "{record}").map_err(io(&path))
+        // One write of the whole line, so a kill leaves a line whole or torn at its end, never split.
+        f.write_all(format!("{record}\n").as_bytes()).map_err(io(&path))
     }
 
     /// Drops `metrics.jsonl` records after `step` (those a resumed run is about to repeat); `None`

@@ -17,6 +17,7 @@ use crate::run_dir::{load_resume_state, RunDir, TrainerState, BEST};
 use crate::schedule::Schedule;
 use crate::source;
 use crate::summary::{failed, Status, Summary};
+use crate::token_cache;
 use crate::updater::{Update, Updater};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -63,9 +64,9 @@ struct Loaded {
     sample_sha256: String,
 }
 
-/// Reads and tokenises the data and loads the model: everything that can fail on bad input, done before
-/// the run directory is touched.
-fn load(cfg: &TrainConfig) -> Result<Loaded> {
+/// Reads and tokenises the data (through the token cache in `cache`, when given) and loads the model:
+/// everything that can fail on bad input, done before the run directory is touched.
+fn load(cfg: &TrainConfig, cache: Option<&Path>) -> Result<Loaded> {
     let mut source = source::load(cfg)?;
     let model_dir = hub::resolve_model(&cfg.model)?;
     let rows: Vec<usize> = match cfg.train_limit {
@@ -78,8 +79,20 @@ fn load(cfg: &TrainConfig) -> Result<Loaded> {
     }
     let tokenizer = TextEncoder::from_dir(&model_dir, cfg.max_seq_length)?;
     let labels = source.label_set.as_deref();
-    let train = Dataset::encode(labels, &source.train, &tokenizer, "train")?;
-    let dev = Dataset::encode(labels, &source.dev, &tokenizer, "dev")?;
+    let encode = |examples: &[crate::data::Example], what: &str| -> Result<Dataset> {
+        let Some(dir) = cache else { return Ok(Dataset::encode(labels, examples, &tokenizer, what)?) };
+        let path = token_cache::entry(dir, &model_dir, cfg.max_seq_length, labels, examples);
+        if let Some(data) = token_cache::load(&path) {
+            return Ok(data);
+        }
+        let data = Dataset::encode(labels, examples, &tokenizer, what)?;
+        if let Err(e) = token_cache::save(&path, &data) {
+            tracing::warn!("{}: cannot cache the tokenised {what} set: {e}", path.display());
+        }
+        Ok(data)
+    };
+    let train = encode(&source.train, "train")?;
+    let dev = encode(&source.dev, "dev")?;
     let outputs = labels.map_or(1, |l| l.len());
     let heads = HeadSpec { classifier: Some(outputs), masked_lm: false };
     let (mut model, _) = Model::from_dir(&model_dir, heads, cfg.init_seed)?;
@@ -146,6 +159,11 @@ impl Run {
     /// `resume`, a run that ended is returned as its summary; one killed before its first checkpoint
     /// starts again from step 0.
     pub fn open(cfg: &TrainConfig, out: &Path, resume: bool) -> Result<Opened> {
+        Run::open_cached(cfg, out, resume, None)
+    }
+
+    /// [`Run::open`], reading and writing tokenised data in the token cache folder `cache` (a study's).
+    pub fn open_cached(cfg: &TrainConfig, out: &Path, resume: bool, cache: Option<&Path>) -> Result<Opened> {
         let config_path = out.join("config.toml");
         let run_dir_err = |message: String| TrainError::RunDir { path: out.to_path_buf(), message };
         if resume {
@@ -167,7 +185,7 @@ impl Run {
                 "already holds a run; use --resume to continue it, or choose another --out".into(),
             ));
         }
-        let loaded = load(cfg)?;
+        let loaded = load(cfg, cache)?;
         let dir = RunDir::create(out)?;
         let baseline = majority_baseline(loaded.metric, &loaded.train.labels, &loaded.dev.labels);
         let per_epoch = loaded.train.len().div_ceil(cfg.batch_size);
@@ -426,7 +444,18 @@ pub fn read_summary(out: &Path) -> Option<Summary> {
 
 /// Runs (or, with `resume`, continues) the run of `cfg` in `out`.
 pub fn train(cfg: &TrainConfig, out: &Path, resume: bool, observer: &mut dyn Observer) -> Result<Summary> {
-    let mut run = match Run::open(cfg, out, resume)? {
+    train_cached(cfg, out, resume, observer, None)
+}
+
+/// [`train`] with a token cache folder.
+pub fn train_cached(
+    cfg: &TrainConfig,
+    out: &Path,
+    resume: bool,
+    observer: &mut dyn Observer,
+    cache: Option<&Path>,
+) -> Result<Summary> {
+    let mut run = match Run::open_cached(cfg, out, resume, cache)? {
         Opened::Finished(summary) => return Ok(*summary),
         Opened::Ready(run) => run,
     };
