@@ -16,11 +16,12 @@ timed and scored side by side on the same machine:
 * order: each epoch a fresh permutation (torch.randperm, generator seeded with seed+epoch, epoch
   0-based), batches of --batch-size, the last partial batch kept;
 * update: AdamW with bias correction (no weight decay on biases and LayerNorm weights), linear
-  schedule with ceil(warmup_ratio*total) warm-up steps, clip_grad_norm_ before each step;
-  total = epochs*batches_per_epoch, or min(--max-steps, that) when --max-steps > 0;
-* evaluation: --evals-per-epoch times an epoch, after batches round(j*batches_per_epoch/evals)
-  (half away from zero, as Rust's f64::round) for j=1..evals, and also after the last update; on the
-  full dev set in eval mode, batches of --eval-batch-size sorted by length; accuracy.
+  schedule with int(warmup_ratio*total) warm-up steps (the authors' rounding down), clip_grad_norm_
+  before each step; total = epochs*batches_per_epoch, or --max-steps when > 0;
+* evaluation (the authors' schedule, as stabletune's): before training (step 0), after every
+  floor(batches_per_epoch/evals_per_epoch) global updates except just before an epoch's last batch,
+  at each epoch's end and after the last update; on the full dev set in eval mode, batches of
+  --eval-batch-size sorted by length; accuracy.
 
 Timing: wall time of the whole training loop (evaluations included; model loading and
 tokenisation excluded); examples_per_s = training examples consumed / that wall time; s_per_step =
@@ -83,18 +84,11 @@ def collate(tokenizer, examples):
     return batch
 
 
-def round_half_away(x):
-    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
-
-
-def eval_points(batches, evals):
-    """1-based batch counts within an epoch after which to evaluate (stabletune's eval_points)."""
-    pts = []
-    for j in range(1, evals + 1):
-        p = round_half_away(j * batches / evals)
-        if p >= 1 and (not pts or pts[-1] != p):
-            pts.append(p)
-    return set(pts)
+def evaluates_after(step, batch_in_epoch, batches, every, total):
+    """stabletune's EvalSchedule::after: the authors' evaluation points."""
+    if batch_in_epoch >= batches or step >= total:
+        return True
+    return step % every == 0 and batch_in_epoch + 1 < batches
 
 
 def evaluate(model, tokenizer, dev, batch_size):
@@ -174,10 +168,10 @@ def main():
 
     per_epoch = math.ceil(len(train) / args.batch_size)
     full = args.epochs * per_epoch
-    total = min(args.max_steps, full) if args.max_steps > 0 else full
-    warmup = math.ceil(args.warmup_ratio * total)
+    total = args.max_steps if args.max_steps > 0 else full
+    warmup = int(total * args.warmup_ratio)
     sched = get_linear_schedule_with_warmup(opt, warmup, total)
-    evals = eval_points(per_epoch, args.evals_per_epoch)
+    every = max(1, per_epoch // max(1, args.evals_per_epoch))
 
     print(
         f"task={args.task} train={len(train)} dev={len(dev)} batches_per_epoch={per_epoch} "
@@ -187,8 +181,9 @@ def main():
     )
 
     step, seen, step_times = 0, 0, []
-    final_acc, best_acc = None, None
     started = time.perf_counter()
+    final_acc = best_acc = evaluate(model, tokenizer, dev, args.eval_batch_size)
+    print(f"eval step 0 epoch 0.000 accuracy {final_acc:.4f}", flush=True)
     epoch = 0
     while step < total:
         gen = torch.Generator().manual_seed(args.seed + epoch)
@@ -212,7 +207,7 @@ def main():
             if step % 20 == 0 or step == total:
                 print(f"step {step}/{total} epoch {epoch + b / len(batches):.3f} loss {loss.item():.4f} lr {lr:.3e}",
                       flush=True)
-            if b in evals or step == total:
+            if evaluates_after(step, b, len(batches), every, total):
                 acc = evaluate(model, tokenizer, dev, args.eval_batch_size)
                 final_acc = acc
                 best_acc = acc if best_acc is None else max(best_acc, acc)
