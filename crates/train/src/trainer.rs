@@ -241,10 +241,6 @@ impl Run {
         Ok(())
     }
 
-    pub fn total_steps(&self) -> u64 {
-        self.schedule.total
-    }
-
     pub fn headline(&self) -> &'static str {
         self.loaded.metric.name()
     }
