@@ -78,7 +78,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 (ids, vec![0; args.seq])
             })
             .collect();
-        let batch = Batch::pad(&seqs, 0);
+        let batch = Batch::pack(&seqs);
         let labels: Vec<i64> = (0..args.batch).map(|b| rng.below((n + b) as u64, 2) as i64).collect();
         let opt = AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-6, weight_decay: 0.01, bias_correction: true };
         let segments: Vec<_> = model

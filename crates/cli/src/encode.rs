@@ -101,7 +101,7 @@ struct Output {
 }
 
 /// The `[CLS]` hidden state and pooler output of every example, in input order. Examples are batched by
-/// length (less padding), and results put back in place.
+/// length (similar lengths share a batch), and results put back in place.
 fn encode_all(model: &Model, encoded: &[Encoded], batch_size: usize) -> Result<Vec<Output>> {
     let h = model.config.hidden_size;
     let mut order: Vec<usize> = (0..encoded.len()).collect();
@@ -113,11 +113,11 @@ fn encode_all(model: &Model, encoded: &[Encoded], batch_size: usize) -> Result<V
             .iter()
             .map(|&i| (encoded[i].input_ids.clone(), encoded[i].token_type_ids.clone()))
             .collect();
-        let batch = Batch::pad(&seqs, model.config.pad_token_id);
+        let batch = Batch::pack(&seqs);
         model.forward(&batch, Mode::Eval, &mut ws)?;
         let pooled = model.pooled(&batch, &ws);
         for (k, &i) in chunk.iter().enumerate() {
-            let row = k * batch.seq;
+            let row = batch.row(k, 0);
             let cls = ws.hidden()[row * h..(row + 1) * h].to_vec();
             out[i] = Output { cls, pooled: pooled.as_ref().map(|p| p[k * h..(k + 1) * h].to_vec()) };
         }

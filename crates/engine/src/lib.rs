@@ -11,9 +11,11 @@
 pub mod fastmath;
 pub mod matmul;
 pub mod ops;
+pub mod packing;
 pub mod par;
 pub mod rng;
 pub mod streams;
 
 pub use matmul::{matmul, Par, View};
+pub use packing::Packing;
 pub use rng::RandomStream;

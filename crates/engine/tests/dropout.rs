@@ -3,7 +3,7 @@
 use stabletune_engine::ops::attention::{attention_backward, attention_forward};
 use stabletune_engine::ops::{AttentionShape, Dropout};
 use stabletune_engine::par::thread_pool;
-use stabletune_engine::RandomStream;
+use stabletune_engine::{Packing, RandomStream};
 
 #[test]
 fn same_mask_at_1_2_and_4_threads() {
@@ -41,9 +41,9 @@ fn kept_fraction_is_one_minus_p() {
 
 #[test]
 fn attention_is_bit_identical_across_thread_counts() {
-    let shape = AttentionShape { batch: 3, seq: 17, heads: 4, head_dim: 8 };
-    let lens = [17usize, 9, 1];
-    let tokens = shape.batch * shape.seq;
+    let shape = AttentionShape { heads: 4, head_dim: 8 };
+    let packing = Packing::from_lens([17, 9, 1]);
+    let tokens = packing.tokens();
     let mut qkv = vec![0.0; tokens * 3 * shape.hidden()];
     RandomStream::new(5, 0, 0).fill_normal(&mut qkv, 0.0, 1.0);
     let mut dctx = vec![0.0; tokens * shape.hidden()];
@@ -51,11 +51,12 @@ fn attention_is_bit_identical_across_thread_counts() {
     let drop = Dropout::new(0.1, RandomStream::new(7, 1, 2));
     let run = |threads| {
         thread_pool(threads).install(|| {
-            let (mut probs, mut ctx) = (vec![0.0; shape.probs_len()], vec![0.0; tokens * shape.hidden()]);
-            let mut dropped = vec![0.0; shape.probs_len()];
-            attention_forward(shape, &qkv, &lens, &mut probs, &mut dropped, &mut ctx, drop.as_ref());
+            let n = shape.probs_len(&packing);
+            let (mut probs, mut ctx) = (vec![0.0; n], vec![0.0; tokens * shape.hidden()]);
+            let mut dropped = vec![0.0; n];
+            attention_forward(shape, &packing, &qkv, &mut probs, &mut dropped, &mut ctx, drop.as_ref());
             let mut dqkv = vec![0.0; qkv.len()];
-            attention_backward(shape, &qkv, &lens, &probs, &dropped, &dctx, &mut dqkv);
+            attention_backward(shape, &packing, &qkv, &probs, &dropped, &dctx, &mut dqkv);
             (ctx, dqkv)
         })
     };

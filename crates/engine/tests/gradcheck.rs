@@ -14,6 +14,7 @@ use stabletune_engine::ops::layernorm::{
 use stabletune_engine::ops::linear::{linear_backward, linear_forward};
 use stabletune_engine::ops::loss::{mean_squared_error, softmax_cross_entropy};
 use stabletune_engine::ops::{Activation, AttentionShape, Dropout};
+use stabletune_engine::Packing;
 use stabletune_engine::RandomStream;
 
 fn randn(len: usize, seed: u64, std: f32) -> Vec<f32> {
@@ -136,13 +137,14 @@ fn bias_dropout_residual_branch() {
         randn(rows * cols, 15, 1.0),
     );
     let drop = Dropout::new(0.3, RandomStream::new(1, 2, 3));
+    let keys = Packing::from_lens([3, 1]).row_keys().to_vec();
     let f = |a: &[f32], b: &[f32], s: &[f32]| {
         let mut out = a.to_vec();
-        bias_dropout_residual(&mut out, b, s, drop.as_ref());
+        bias_dropout_residual(&mut out, b, s, drop.as_ref(), &keys);
         dot(&out, &r)
     };
     let (mut da, mut db) = (vec![0.0; a.len()], vec![0.0; cols]);
-    bias_dropout_backward(&r, &mut da, &mut db, drop.as_ref());
+    bias_dropout_backward(&r, &mut da, &mut db, drop.as_ref(), &keys);
     check("branch da", &a, &da, |v| f(v, &bias, &res));
     check("branch dbias", &bias, &db, |v| f(&a, v, &res));
     check("branch dresidual", &res, &r, |v| f(&a, &bias, v));
@@ -165,38 +167,58 @@ fn embedding() {
 }
 
 fn attention_case(dropout: Option<Dropout>) {
-    let shape = AttentionShape { batch: 2, seq: 5, heads: 2, head_dim: 3 };
-    let lens = [5usize, 3];
-    let tokens = shape.batch * shape.seq;
+    let shape = AttentionShape { heads: 2, head_dim: 3 };
+    let packing = Packing::from_lens([5, 3, 1]);
+    let tokens = packing.tokens();
+    let probs_len = shape.probs_len(&packing);
     let qkv = randn(tokens * 3 * shape.hidden(), 18, 1.0);
     let r = randn(tokens * shape.hidden(), 19, 1.0);
     let f = |qkv: &[f32]| {
-        let (mut probs, mut ctx) = (vec![0.0; shape.probs_len()], vec![0.0; tokens * shape.hidden()]);
-        attention_forward(
-            shape,
-            qkv,
-            &lens,
-            &mut probs,
-            &mut vec![0.0; shape.probs_len()],
-            &mut ctx,
-            dropout.as_ref(),
-        );
+        let (mut probs, mut ctx) = (vec![0.0; probs_len], vec![0.0; tokens * shape.hidden()]);
+        let mut dropped = vec![0.0; probs_len];
+        attention_forward(shape, &packing, qkv, &mut probs, &mut dropped, &mut ctx, dropout.as_ref());
         dot(&ctx, &r)
     };
-    let (mut probs, mut ctx) = (vec![0.0; shape.probs_len()], vec![0.0; tokens * shape.hidden()]);
-    let mut dropped = vec![0.0; if dropout.is_some() { shape.probs_len() } else { 0 }];
-    attention_forward(shape, &qkv, &lens, &mut probs, &mut dropped, &mut ctx, dropout.as_ref());
+    let (mut probs, mut ctx) = (vec![0.0; probs_len], vec![0.0; tokens * shape.hidden()]);
+    let mut dropped = vec![0.0; if dropout.is_some() { probs_len } else { 0 }];
+    attention_forward(shape, &packing, &qkv, &mut probs, &mut dropped, &mut ctx, dropout.as_ref());
     let mut dqkv = vec![f32::NAN; qkv.len()];
-    attention_backward(shape, &qkv, &lens, &probs, &dropped, &r, &mut dqkv);
+    attention_backward(shape, &packing, &qkv, &probs, &dropped, &r, &mut dqkv);
     check("attention dqkv", &qkv, &dqkv, f);
-    // Padded keys get exactly zero weight.
-    for h in 0..shape.heads {
-        for i in 0..shape.seq {
-            let row = &probs[((shape.heads + h) * shape.seq + i) * shape.seq..][..shape.seq];
-            assert!(row[3..].iter().all(|&p| p == 0.0));
-            assert!((row[..3].iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    // Each (sequence, head) block holds len x len probabilities whose rows sum to one.
+    let mut at = 0;
+    for len in packing.lens() {
+        for _ in 0..shape.heads {
+            for row in probs[at..at + len * len].chunks(len) {
+                assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+            }
+            at += len * len;
         }
     }
+    assert_eq!(at, probs.len());
+}
+
+/// A sequence attends over itself alone: packed with others or on its own, its context is the same, and
+/// with dropout its mask is the same too (keys name the sequence and the position, not the row).
+#[test]
+fn a_sequence_is_independent_of_its_batch_mates() {
+    let shape = AttentionShape { heads: 2, head_dim: 4 };
+    let (lens, hid) = ([4usize, 7, 2], shape.hidden());
+    let packing = Packing::from_lens(lens);
+    let qkv = randn(packing.tokens() * 3 * hid, 30, 1.0);
+    let drop = Dropout::new(0.2, RandomStream::new(1, 1, 1));
+    let run = |packing: &Packing, qkv: &[f32]| {
+        let n = shape.probs_len(packing);
+        let (mut probs, mut dropped) = (vec![0.0; n], vec![0.0; n]);
+        let mut ctx = vec![0.0; packing.tokens() * hid];
+        attention_forward(shape, packing, qkv, &mut probs, &mut dropped, &mut ctx, drop.as_ref());
+        ctx
+    };
+    let together = run(&packing, &qkv);
+    // Sequence 0 alone is keyed as sequence 0 of a batch of one.
+    let rows = packing.rows(0);
+    let alone = run(&Packing::from_lens([lens[0]]), &qkv[rows.start * 3 * hid..rows.end * 3 * hid]);
+    assert_eq!(alone, together[rows.start * hid..rows.end * hid]);
 }
 
 #[test]

@@ -1,38 +1,61 @@
-//! Padded batches and the reusable buffers a forward and backward pass run in.
+//! Packed batches and the reusable buffers a forward and backward pass run in.
 
 use stabletune_engine::ops::Dropout;
 use stabletune_engine::streams;
-use stabletune_engine::RandomStream;
+use stabletune_engine::{Packing, RandomStream};
 
-/// A batch of right-padded sequences, `batch × seq` tokens.
+/// A batch of sequences packed back to back without padding: `packing` says which rows are whose.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Batch {
     pub input_ids: Vec<u32>,
     pub token_type_ids: Vec<u32>,
-    /// Real (unpadded) length of each sequence.
-    pub lens: Vec<usize>,
-    pub batch: usize,
-    pub seq: usize,
+    pub packing: Packing,
 }
 
 impl Batch {
-    /// Pads `(input_ids, token_type_ids)` pairs to the longest member with `pad_id` (dynamic padding).
-    pub fn pad(sequences: &[(Vec<u32>, Vec<u32>)], pad_id: u32) -> Batch {
-        let seq = sequences.iter().map(|(ids, _)| ids.len()).max().unwrap_or(0);
-        let mut b = Batch { batch: sequences.len(), seq, ..Default::default() };
+    /// Packs `(input_ids, token_type_ids)` pairs, in order.
+    pub fn pack(sequences: &[(Vec<u32>, Vec<u32>)]) -> Batch {
+        let mut b = Batch {
+            packing: Packing::from_lens(sequences.iter().map(|(ids, _)| ids.len())),
+            ..Default::default()
+        };
         for (ids, types) in sequences {
             assert_eq!(ids.len(), types.len(), "input ids and token type ids differ in length");
             b.input_ids.extend(ids);
-            b.input_ids.extend(std::iter::repeat_n(pad_id, seq - ids.len()));
             b.token_type_ids.extend(types);
-            b.token_type_ids.extend(std::iter::repeat_n(0, seq - ids.len()));
-            b.lens.push(ids.len());
         }
         b
     }
 
+    /// Packs right-padded `[rows, seq]` ids (as a tokenizer or PyTorch hands them over) given each row's
+    /// real length.
+    pub fn from_padded(input_ids: &[u32], token_type_ids: &[u32], lens: &[usize]) -> Batch {
+        let seq = input_ids.len().checked_div(lens.len()).unwrap_or(0);
+        let seqs: Vec<_> = lens
+            .iter()
+            .enumerate()
+            .map(|(b, &len)| {
+                let rows = b * seq..b * seq + len;
+                (input_ids[rows.clone()].to_vec(), token_type_ids[rows].to_vec())
+            })
+            .collect();
+        Batch::pack(&seqs)
+    }
+
+    /// Number of sequences.
+    pub fn sequences(&self) -> usize {
+        self.packing.sequences()
+    }
+
+    /// Number of (real) tokens.
     pub fn tokens(&self) -> usize {
-        self.batch * self.seq
+        self.packing.tokens()
+    }
+
+    /// The hidden-state row of token `j` of sequence `b`.
+    pub fn row(&self, b: usize, j: usize) -> usize {
+        debug_assert!(j < self.packing.len_of(b));
+        self.packing.rows(b).start + j
     }
 }
 
@@ -131,6 +154,9 @@ pub struct Workspace {
     pub(crate) head: HeadCache,
     pub(crate) grad: GradScratch,
     pub(crate) tokens: usize,
+    /// The layer cache holding the last hidden state: the last layer after a training pass; one of the
+    /// first two after a forward-only pass, which reuses them in turn.
+    pub(crate) output_layer: usize,
 }
 
 #[derive(Default)]
@@ -170,7 +196,7 @@ impl Workspace {
 
     /// The encoder's last hidden state from the latest forward pass, `[tokens, hidden]`.
     pub fn hidden(&self) -> &[f32] {
-        match self.layers.last() {
+        match self.layers.get(self.output_layer) {
             Some(l) => &l.out,
             None => self.encoder_input(),
         }

@@ -7,13 +7,12 @@ use crate::config::{Architecture, EncoderConfig};
 use crate::layout::{Layer, Layout, Linear, Norm};
 use stabletune_engine::ops::activation::{bias_act_backward, bias_act_forward};
 use stabletune_engine::ops::attention::{attention_backward, attention_forward};
-use stabletune_engine::ops::dropout::apply_optional;
 use stabletune_engine::ops::embedding::{gather_rows, scatter_add_rows};
 use stabletune_engine::ops::layernorm::{
     bias_dropout_backward, bias_dropout_residual, layernorm_backward, layernorm_forward,
 };
 use stabletune_engine::ops::linear::{linear_backward, linear_forward};
-use stabletune_engine::ops::AttentionShape;
+use stabletune_engine::ops::{AttentionShape, Dropout};
 use std::ops::Range;
 
 /// Views of one linear layer's weight and bias in a flat buffer.
@@ -44,23 +43,44 @@ fn norm_params<'a>(v: &'a [f32], n: &Norm) -> (&'a [f32], &'a [f32]) {
     (&v[n.gamma..n.gamma + n.dim], &v[n.beta..n.beta + n.dim])
 }
 
-/// Position ids: 0, 1, 2, ... for BERT and ALBERT; RoBERTa counts from `pad + 1` over real tokens and
-/// gives padding `pad` (as `create_position_ids_from_input_ids`).
+/// Position ids: 0, 1, 2, ... for BERT and ALBERT; RoBERTa counts from `pad + 1` (as
+/// `create_position_ids_from_input_ids` does over real tokens; packed batches hold no padding).
 fn position_ids(cfg: &EncoderConfig, batch: &Batch, out: &mut Vec<u32>) {
     out.clear();
-    for b in 0..batch.batch {
-        for j in 0..batch.seq {
-            out.push(match cfg.arch {
-                Architecture::Roberta if j < batch.lens[b] => cfg.pad_token_id + 1 + j as u32,
-                Architecture::Roberta => cfg.pad_token_id,
-                _ => j as u32,
-            });
-        }
+    out.extend(batch.packing.positions().map(|j| match cfg.arch {
+        Architecture::Roberta => cfg.pad_token_id + 1 + j as u32,
+        _ => j as u32,
+    }));
+}
+
+fn attention_shape(cfg: &EncoderConfig) -> AttentionShape {
+    AttentionShape { heads: cfg.num_heads, head_dim: cfg.head_dim() }
+}
+
+/// Token-level dropout over packed rows, keyed by (sequence, position).
+fn drop_rows(dropout: Option<&Dropout>, x: &mut [f32], cols: usize, batch: &Batch) {
+    if let Some(d) = dropout {
+        d.apply_rows(x, cols, batch.packing.row_keys());
     }
 }
 
-fn attention_shape(cfg: &EncoderConfig, batch: &Batch) -> AttentionShape {
-    AttentionShape { batch: batch.batch, seq: batch.seq, heads: cfg.num_heads, head_dim: cfg.head_dim() }
+/// The cache a layer at `depth` writes and the one holding its input (`None`: the embeddings). A
+/// training pass keeps every layer for the backward pass; a forward-only pass keeps none of them and
+/// alternates between two caches, so evaluation touches two layers' worth of memory, not all.
+fn slots(depth: usize, backward: bool) -> (usize, Option<usize>) {
+    let slot = |d: usize| if backward { d } else { d % 2 };
+    (slot(depth), depth.checked_sub(1).map(slot))
+}
+
+/// The cache at `read` (immutably) and the one at `write` (mutably); `read != write`.
+fn read_write(layers: &mut [LayerCache], read: usize, write: usize) -> (&LayerCache, &mut LayerCache) {
+    if read < write {
+        let (lo, hi) = layers.split_at_mut(write);
+        (&lo[read], &mut hi[0])
+    } else {
+        let (lo, hi) = layers.split_at_mut(read);
+        (&hi[0], &mut lo[write])
+    }
 }
 
 /// Runs the encoder on `batch`; the last hidden state is then [`Workspace::hidden`]. With `backward`, it
@@ -100,7 +120,7 @@ pub(crate) fn forward(
     fit(&mut ws.emb_out, t * e);
     let (g, b) = norm_params(p, &emb.norm);
     layernorm_forward(&ws.emb_sum, &mut ws.emb_out, &mut ws.emb_mean, &mut ws.emb_rstd, g, b, emb.norm.eps);
-    apply_optional(mode.dropout(cfg.hidden_dropout, Site::Embeddings).as_ref(), &mut ws.emb_out, 0);
+    drop_rows(mode.dropout(cfg.hidden_dropout, Site::Embeddings).as_ref(), &mut ws.emb_out, e, batch);
     match &emb.projection {
         Some(proj) => {
             fit(&mut ws.emb_proj, t * h);
@@ -109,28 +129,37 @@ pub(crate) fn forward(
         None => ws.emb_proj.clear(),
     }
 
-    ws.layers.resize_with(layout.depth.len(), LayerCache::default);
-    let shape = attention_shape(cfg, batch);
+    let depth = layout.depth.len();
+    let needed = if backward { depth } else { depth.min(2) };
+    if ws.layers.len() < needed {
+        ws.layers.resize_with(needed, LayerCache::default);
+    }
+    let shape = attention_shape(cfg);
+    let probs_len = shape.probs_len(&batch.packing);
+    ws.output_layer = usize::MAX;
     for (d, &li) in layout.depth.iter().enumerate() {
         let layer = &layout.layers[li];
-        let (done, rest) = ws.layers.split_at_mut(d);
-        let x: &[f32] = match done.last() {
-            Some(prev) => &prev.out,
-            None if ws.emb_proj.is_empty() => &ws.emb_out,
-            None => &ws.emb_proj,
+        let (slot, input) = slots(d, backward);
+        let (x, c): (&[f32], &mut LayerCache) = match input {
+            Some(read) => {
+                let (prev, c) = read_write(&mut ws.layers, read, slot);
+                (&prev.out, c)
+            }
+            None if ws.emb_proj.is_empty() => (&ws.emb_out, &mut ws.layers[slot]),
+            None => (&ws.emb_proj, &mut ws.layers[slot]),
         };
-        let c = &mut rest[0];
+        ws.output_layer = slot;
         for buf in [&mut c.ctx, &mut c.attn_sum, &mut c.attn_out, &mut c.ffn_sum, &mut c.out] {
             fit(buf, t * h);
         }
         fit(&mut c.qkv, t * 3 * h);
-        fit(&mut c.probs, shape.probs_len());
+        fit(&mut c.probs, probs_len);
         fit(&mut c.ffn_deriv, t * i);
         fit(&mut c.ffn_act, t * i);
         for buf in [&mut c.attn_mean, &mut c.attn_rstd, &mut c.ffn_mean, &mut c.ffn_rstd] {
             fit(buf, t);
         }
-        layer_forward(cfg, layer, p, x, c, shape, &batch.lens, mode, d, backward);
+        layer_forward(cfg, layer, p, x, c, shape, batch, mode, d, backward);
     }
 }
 
@@ -142,19 +171,21 @@ fn layer_forward(
     x: &[f32],
     c: &mut LayerCache,
     shape: AttentionShape,
-    lens: &[usize],
+    batch: &Batch,
     mode: Mode,
     depth: usize,
     backward: bool,
 ) {
     let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
+    let keys = batch.packing.row_keys();
     linear_forward(x, weight(p, &l.qkv), Some(bias(p, &l.qkv)), &mut c.qkv, h, 3 * h);
     let attn_drop = mode.dropout(cfg.attention_dropout, Site::AttentionProbs(depth));
-    fit(&mut c.dropped, if attn_drop.is_some() { shape.probs_len() } else { 0 });
-    attention_forward(shape, &c.qkv, lens, &mut c.probs, &mut c.dropped, &mut c.ctx, attn_drop.as_ref());
+    fit(&mut c.dropped, if attn_drop.is_some() { c.probs.len() } else { 0 });
+    let packing = &batch.packing;
+    attention_forward(shape, packing, &c.qkv, &mut c.probs, &mut c.dropped, &mut c.ctx, attn_drop.as_ref());
     linear_forward(&c.ctx, weight(p, &l.attn_out), None, &mut c.attn_sum, h, h);
     let drop = mode.dropout(cfg.hidden_dropout, Site::AttentionOutput(depth));
-    bias_dropout_residual(&mut c.attn_sum, bias(p, &l.attn_out), x, drop.as_ref());
+    bias_dropout_residual(&mut c.attn_sum, bias(p, &l.attn_out), x, drop.as_ref(), keys);
     let (g, b) = norm_params(p, &l.attn_norm);
     layernorm_forward(
         &c.attn_sum,
@@ -170,14 +201,14 @@ fn layer_forward(
     bias_act_forward(&mut c.ffn_deriv, &mut c.ffn_act, bias(p, &l.ffn_in), cfg.hidden_act, backward);
     linear_forward(&c.ffn_act, weight(p, &l.ffn_out), None, &mut c.ffn_sum, i, h);
     let drop = ffn_dropout(cfg, mode, depth);
-    bias_dropout_residual(&mut c.ffn_sum, bias(p, &l.ffn_out), &c.attn_out, drop.as_ref());
+    bias_dropout_residual(&mut c.ffn_sum, bias(p, &l.ffn_out), &c.attn_out, drop.as_ref(), keys);
     let (g, b) = norm_params(p, &l.ffn_norm);
     layernorm_forward(&c.ffn_sum, &mut c.out, &mut c.ffn_mean, &mut c.ffn_rstd, g, b, l.ffn_norm.eps);
 }
 
 /// ALBERT's layer defines a dropout after its feed-forward output but never applies it (Hugging Face's
 /// `AlbertLayer.forward`); BERT and RoBERTa apply theirs.
-fn ffn_dropout(cfg: &EncoderConfig, mode: Mode, depth: usize) -> Option<stabletune_engine::ops::Dropout> {
+fn ffn_dropout(cfg: &EncoderConfig, mode: Mode, depth: usize) -> Option<Dropout> {
     match cfg.arch {
         Architecture::Albert => None,
         _ => mode.dropout(cfg.hidden_dropout, Site::FfnOutput(depth)),
@@ -202,7 +233,8 @@ fn sublayer_backward(
     grads: &mut [f32],
     cache: NormCache<'_>,
     out: &Linear,
-    dropout: Option<&stabletune_engine::ops::Dropout>,
+    dropout: Option<&Dropout>,
+    keys: &[u64],
     dy: &[f32],
     ds: &mut [f32],
     dbranch: &mut [f32],
@@ -210,7 +242,7 @@ fn sublayer_backward(
     let (dg, db) = norm_grads(grads, cache.norm);
     let gamma = norm_params(p, cache.norm).0;
     layernorm_backward(cache.sum, cache.mean, cache.rstd, gamma, dy, ds, dg, db, false);
-    bias_dropout_backward(ds, dbranch, linear_grads(grads, out).1, dropout);
+    bias_dropout_backward(ds, dbranch, linear_grads(grads, out).1, dropout, keys);
 }
 
 /// Backward through the encoder. On entry `ws.grad.dhidden` holds the gradient of the loss with respect
@@ -226,7 +258,8 @@ pub(crate) fn backward(
 ) {
     let t = batch.tokens();
     let (e, h, i) = (cfg.embedding_size, cfg.hidden_size, cfg.intermediate_size);
-    let shape = attention_shape(cfg, batch);
+    let shape = attention_shape(cfg);
+    let keys = batch.packing.row_keys();
     let s = &mut ws.grad;
     for buf in [&mut s.dinput, &mut s.ds, &mut s.dbranch, &mut s.dattn_out, &mut s.dctx] {
         fit(buf, t * h);
@@ -247,7 +280,8 @@ pub(crate) fn backward(
         // Output LayerNorm, then the feed-forward branch and its residual (the attention output).
         let drop = ffn_dropout(cfg, mode, d);
         let norm = NormCache { sum: &c.ffn_sum, mean: &c.ffn_mean, rstd: &c.ffn_rstd, norm: &l.ffn_norm };
-        sublayer_backward(p, grads, norm, &l.ffn_out, drop.as_ref(), &s.dhidden, &mut s.ds, &mut s.dbranch);
+        let (dy, ds, dbranch) = (&s.dhidden, &mut s.ds, &mut s.dbranch);
+        sublayer_backward(p, grads, norm, &l.ffn_out, drop.as_ref(), keys, dy, ds, dbranch);
         s.dattn_out.copy_from_slice(&s.ds);
         let (dw, _) = linear_grads(grads, &l.ffn_out);
         linear_backward(
@@ -284,6 +318,7 @@ pub(crate) fn backward(
             norm,
             &l.attn_out,
             drop.as_ref(),
+            keys,
             &s.dattn_out,
             &mut s.ds,
             &mut s.dbranch,
@@ -291,7 +326,7 @@ pub(crate) fn backward(
         s.dinput.copy_from_slice(&s.ds);
         let (dw, _) = linear_grads(grads, &l.attn_out);
         linear_backward(&c.ctx, weight(p, &l.attn_out), &s.dbranch, Some(&mut s.dctx), false, dw, None, h, h);
-        attention_backward(shape, &c.qkv, &batch.lens, &c.probs, &c.dropped, &s.dctx, &mut s.dqkv);
+        attention_backward(shape, &batch.packing, &c.qkv, &c.probs, &c.dropped, &s.dctx, &mut s.dqkv);
         let (dw, dbias) = linear_grads(grads, &l.qkv);
         linear_backward(x, weight(p, &l.qkv), &s.dqkv, Some(&mut s.dinput), true, dw, Some(dbias), h, 3 * h);
         std::mem::swap(&mut s.dhidden, &mut s.dinput);
@@ -318,7 +353,7 @@ pub(crate) fn backward(
         }
         None => s.demb.copy_from_slice(&s.dhidden[..t * e]),
     }
-    apply_optional(mode.dropout(cfg.hidden_dropout, Site::Embeddings).as_ref(), &mut s.demb, 0);
+    drop_rows(mode.dropout(cfg.hidden_dropout, Site::Embeddings).as_ref(), &mut s.demb, e, batch);
     let (dg, db) = norm_grads(grads, &emb.norm);
     fit(&mut s.ds, t * e);
     layernorm_backward(

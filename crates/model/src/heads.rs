@@ -11,6 +11,7 @@ use stabletune_engine::ops::dropout::apply_optional;
 use stabletune_engine::ops::layernorm::{layernorm_backward, layernorm_forward};
 use stabletune_engine::ops::linear::{linear_backward, linear_forward};
 use stabletune_engine::ops::Activation;
+use stabletune_engine::Packing;
 
 /// Copies the hidden-state rows `rows` into `out` (`[rows.len(), hidden]`).
 fn gather_hidden(hidden: &[f32], rows: &[usize], h: usize, out: &mut Vec<f32>) {
@@ -45,10 +46,10 @@ pub(crate) fn pooled(
     pooler: &Linear,
     p: &[f32],
     ws: &Workspace,
-    seq: usize,
+    packing: &Packing,
 ) -> Vec<f32> {
     let h = cfg.hidden_size;
-    let rows: Vec<usize> = (0..ws.tokens / seq.max(1)).map(|b| b * seq).collect();
+    let rows: Vec<usize> = packing.first_rows().collect();
     let mut x = Vec::new();
     gather_hidden(ws.hidden(), &rows, h, &mut x);
     let mut pre = vec![0.0; x.len()];
@@ -71,15 +72,15 @@ pub(crate) fn classifier_forward(
     cfg: &EncoderConfig,
     layout: &Layout,
     p: &[f32],
-    seq: usize,
+    packing: &Packing,
     mode: Mode,
     ws: &mut Workspace,
 ) {
     let h = cfg.hidden_size;
     let out = layout.classifier.as_ref().expect("model has no classification head").out;
     let dense = head_dense(layout);
-    let batch = ws.tokens / seq;
-    let rows: Vec<usize> = (0..batch).map(|b| b * seq).collect();
+    let batch = packing.sequences();
+    let rows: Vec<usize> = packing.first_rows().collect();
     take_rows(ws, rows, h);
     let hc: &mut HeadCache = &mut ws.head;
     hc.dropped_input.clone_from(&hc.input);

@@ -135,14 +135,22 @@ impl Model {
     /// `type_vocab_size`, sequences no longer than the position embeddings allow.
     pub fn check_batch(&self, batch: &Batch) -> Result<()> {
         let c = &self.config;
-        if batch.batch == 0 || batch.lens.contains(&0) {
+        if batch.sequences() == 0 || batch.packing.lens().any(|l| l == 0) {
             return Err(ModelError::Input("empty batch or empty sequence".into()));
         }
-        if batch.seq > c.max_sequence_length() {
+        if batch.packing.max_len() > c.max_sequence_length() {
             return Err(ModelError::Input(format!(
                 "sequence length {} exceeds the model's maximum of {}",
-                batch.seq,
+                batch.packing.max_len(),
                 c.max_sequence_length()
+            )));
+        }
+        if batch.input_ids.len() != batch.tokens() || batch.token_type_ids.len() != batch.tokens() {
+            return Err(ModelError::Input(format!(
+                "{} input ids and {} token types for a batch of {} tokens",
+                batch.input_ids.len(),
+                batch.token_type_ids.len(),
+                batch.tokens()
             )));
         }
         if let Some(id) = batch.input_ids.iter().find(|&&i| i as usize >= c.vocab_size) {
@@ -175,7 +183,7 @@ impl Model {
     /// for a RoBERTa checkpoint without a pooler.
     pub fn pooled(&self, batch: &Batch, ws: &Workspace) -> Option<Vec<f32>> {
         let pooler = self.layout.pooler.as_ref()?;
-        Some(heads::pooled(&self.config, pooler, &self.params.values, ws, batch.seq))
+        Some(heads::pooled(&self.config, pooler, &self.params.values, ws, &batch.packing))
     }
 
     /// Logits of the classification head, `[batch, outputs]` (forward pass only).
@@ -193,7 +201,7 @@ impl Model {
     ) -> Result<()> {
         self.require_classifier()?;
         self.encode(batch, mode, ws, backward)?;
-        heads::classifier_forward(&self.config, &self.layout, &self.params.values, batch.seq, mode, ws);
+        heads::classifier_forward(&self.config, &self.layout, &self.params.values, &batch.packing, mode, ws);
         Ok(())
     }
 
@@ -237,7 +245,7 @@ impl Model {
                     _ => {
                         let classes = self.heads.classifier.unwrap_or(0);
                         self.classifier_forward(batch, mode, ws, true)?;
-                        (classes, batch.batch)
+                        (classes, batch.sequences())
                     }
                 };
                 if labels.len() != rows {
@@ -253,11 +261,11 @@ impl Model {
                 if self.heads.classifier != Some(1) {
                     return Err(ModelError::Input("regression needs a head with exactly one output".into()));
                 }
-                if values.len() != batch.batch {
+                if values.len() != batch.sequences() {
                     return Err(ModelError::Input(format!(
                         "{} targets for {} examples",
                         values.len(),
-                        batch.batch
+                        batch.sequences()
                     )));
                 }
                 self.classifier_forward(batch, mode, ws, true)?;

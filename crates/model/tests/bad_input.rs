@@ -78,16 +78,16 @@ fn bad_batches_are_errors() {
     let (model, _) =
         Model::from_dir(&tiny_bert(), HeadSpec { classifier: Some(3), masked_lm: false }, 0).unwrap();
     let mut ws = stabletune_model::Workspace::new();
-    let too_big = stabletune_model::Batch::pad(&[(vec![2, 500], vec![0, 0])], 0);
+    let too_big = stabletune_model::Batch::pack(&[(vec![2, 500], vec![0, 0])]);
     let err = model.forward(&too_big, stabletune_model::Mode::Eval, &mut ws).unwrap_err();
     assert!(matches!(err, ModelError::Input(_)) && err.to_string().contains("500"), "{err}");
-    let long = stabletune_model::Batch::pad(&[(vec![2; 65], vec![0; 65])], 0);
+    let long = stabletune_model::Batch::pack(&[(vec![2; 65], vec![0; 65])]);
     assert!(model
         .forward(&long, stabletune_model::Mode::Eval, &mut ws)
         .unwrap_err()
         .to_string()
         .contains("exceeds"));
-    let ok = stabletune_model::Batch::pad(&[(vec![2, 5], vec![0, 0])], 0);
+    let ok = stabletune_model::Batch::pack(&[(vec![2, 5], vec![0, 0])]);
     let mut grads = model.zero_grads();
     let err = model
         .loss_and_grads(

@@ -63,22 +63,23 @@ fn hidden_states_match_transformers() {
     let mut ws = Workspace::new();
     // One at a time, as the golden was made.
     for case in golden("minilm_encode.json") {
-        let batch = Batch::pad(&[(ints(&case["input_ids"]), ints(&case["token_type_ids"]))], 0);
+        let batch = Batch::pack(&[(ints(&case["input_ids"]), ints(&case["token_type_ids"]))]);
         model.forward(&batch, Mode::Eval, &mut ws).unwrap();
         let cls = &ws.hidden()[..h];
         let pooled = model.pooled(&batch, &ws).unwrap();
         assert!(max_diff(cls, &floats(&case["cls"])) < 1e-4, "cls of {}", case["text_a"]);
         assert!(max_diff(&pooled, &floats(&case["pooled"])) < 1e-4, "pooled of {}", case["text_a"]);
     }
-    // Padded together: padding must not change any sequence's outputs.
+    // Batched together (PyTorch padded them): batch mates must not change any sequence's outputs.
     let cases = golden("minilm_encode_batched.json");
     let seqs: Vec<_> = cases.iter().map(|c| (ints(&c["input_ids"]), ints(&c["token_type_ids"]))).collect();
-    let batch = Batch::pad(&seqs, 0);
-    assert!(batch.lens.iter().any(|&l| l < batch.seq), "the batched golden should contain padding");
+    let batch = Batch::pack(&seqs);
+    let lens: Vec<usize> = batch.packing.lens().collect();
+    assert!(lens.iter().any(|&l| l < batch.packing.max_len()), "the batched golden should mix lengths");
     model.forward(&batch, Mode::Eval, &mut ws).unwrap();
     let pooled = model.pooled(&batch, &ws).unwrap();
     for (k, case) in cases.iter().enumerate() {
-        let row = k * batch.seq;
+        let row = batch.row(k, 0);
         assert!(max_diff(&ws.hidden()[row * h..(row + 1) * h], &floats(&case["cls"])) < 1e-4);
         assert!(max_diff(&pooled[k * h..(k + 1) * h], &floats(&case["pooled"])) < 1e-4);
     }

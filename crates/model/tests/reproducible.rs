@@ -19,7 +19,7 @@ fn step(threads: usize, seed: u64) -> (f32, Vec<f32>, Vec<f32>) {
                 (ids, vec![0; len])
             })
             .collect();
-        let batch = Batch::pad(&seqs, 0);
+        let batch = Batch::pack(&seqs);
         let mut ws = Workspace::new();
         let mut grads = model.zero_grads();
         let mode = Mode::Train { seed, step: 3 };

@@ -4,7 +4,7 @@
 use stabletune_model::{Batch, HeadSpec, Mode, Model, Workspace};
 
 fn logits(model: &Model, mode: Mode) -> Vec<f32> {
-    let batch = Batch::pad(&[(vec![0, 31, 42, 7, 2], vec![0; 5]), (vec![0, 9, 2], vec![0; 3])], 1);
+    let batch = Batch::pack(&[(vec![0, 31, 42, 7, 2], vec![0; 5]), (vec![0, 9, 2], vec![0; 3])]);
     model.classify(&batch, mode, &mut Workspace::new()).unwrap().to_vec()
 }
 

@@ -1,4 +1,4 @@
-//! Tokenised examples with their labels, seeded subsampling and data order, and padded batches.
+//! Tokenised examples with their labels, seeded subsampling and data order, and packed batches.
 
 use crate::data::{DataError, Example, Result};
 use stabletune_engine::RandomStream;
@@ -101,13 +101,13 @@ impl Dataset {
         }
     }
 
-    /// The examples `idx`, right-padded to their longest member, and their labels.
-    pub fn batch(&self, idx: &[usize], pad_id: u32) -> (Batch, Labels) {
+    /// The examples `idx`, packed without padding, and their labels.
+    pub fn batch(&self, idx: &[usize]) -> (Batch, Labels) {
         let seqs: Vec<_> = idx
             .iter()
             .map(|&i| (self.inputs[i].input_ids.clone(), self.inputs[i].token_type_ids.clone()))
             .collect();
-        (Batch::pad(&seqs, pad_id), self.labels.select(idx))
+        (Batch::pack(&seqs), self.labels.select(idx))
     }
 }
 

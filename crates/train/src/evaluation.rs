@@ -47,7 +47,7 @@ pub fn predict(model: &Model, dev: &Dataset, batch_size: usize, ws: &mut Workspa
     order.sort_by_key(|&i| dev.inputs[i].input_ids.len());
     let mut logits = vec![0.0f32; dev.len() * outputs];
     for chunk in order.chunks(batch_size) {
-        let (batch, _) = dev.batch(chunk, model.config.pad_token_id);
+        let (batch, _) = dev.batch(chunk);
         let out = model.classify(&batch, Mode::Eval, ws)?;
         for (k, &i) in chunk.iter().enumerate() {
             logits[i * outputs..(i + 1) * outputs].copy_from_slice(&out[k * outputs..(k + 1) * outputs]);

@@ -288,7 +288,7 @@ impl Run {
         let b = self.state.batch_in_epoch * self.cfg.batch_size;
         let idx = self.order[b..(b + self.cfg.batch_size).min(self.order.len())].to_vec();
         let model = &mut self.loaded.model;
-        let (batch, labels) = self.loaded.train.batch(&idx, model.config.pad_token_id);
+        let (batch, labels) = self.loaded.train.batch(&idx);
         let target = match &labels {
             Labels::Classes(y) => Target::Classes(y),
             Labels::Scores(y) => Target::Regression(y),

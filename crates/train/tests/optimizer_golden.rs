@@ -60,7 +60,7 @@ fn check_recipe(recipe: Recipe) {
             .map(|&i| (ints(&examples[i]["input_ids"]), ints(&examples[i]["token_type_ids"])))
             .collect();
         let labels: Vec<i64> = idx.iter().map(|&i| examples[i]["label"].as_i64().unwrap()).collect();
-        let batch = Batch::pad(&seqs, 0);
+        let batch = Batch::pack(&seqs);
         let lr = schedule.lr_at(k as u64);
         let want_lr = want["lrs"][k].as_f64().unwrap();
         assert!((lr - want_lr).abs() <= 1e-15 * want_lr.abs(), "step {k}: lr {lr} vs {want_lr}");

@@ -1,24 +1,34 @@
-//! Multi-head self-attention with a padding mask: `softmax(Q·Kᵀ/√d) · V` per (sequence, head).
+//! Multi-head self-attention over packed sequences: `softmax(Q·Kᵀ/√d) · V` per (sequence, head).
 //!
 //! Q, K and V are read in place from the fused projection `qkv[tokens, 3·hidden]` (columns Q | K | V, head
-//! `h` at columns `h·d..(h+1)·d` of each block), so no head is ever copied out. Sequences are right-padded:
-//! sequence `b` has `lens[b]` real tokens, and padded keys get exactly zero weight (they are left out of
-//! the products altogether, which also saves their work). Padded queries are computed like real ones, as
-//! in Hugging Face, so hidden states match at every position. The (sequence, head) pairs run in parallel,
-//! each writing its own columns of the outputs.
+//! `h` at columns `h·d..(h+1)·d` of each block), so no head is ever copied out. The tokens are packed
+//! ([`Packing`]): sequence `b` owns its own rows, and attends over exactly those, so there is no padding
+//! to mask and no work spent on it. The (sequence, head) pairs run in parallel, each writing its own
+//! columns of its own rows of the outputs.
+//!
+//! Saved probabilities are laid out sequence by sequence, head by head: `[heads, len_b, len_b]` blocks.
 
 use super::dropout::Dropout;
 use crate::matmul::{gemm_raw, gemm_view, Par, View};
+use crate::packing::{Packing, MAX_POSITIONS};
 use crate::par::SendPtr;
 use rayon::prelude::*;
 
-/// The geometry of one attention call.
+/// The heads of one attention call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AttentionShape {
-    pub batch: usize,
-    pub seq: usize,
     pub heads: usize,
     pub head_dim: usize,
+}
+
+/// One (sequence, head) pair: its rows and where its probabilities sit.
+#[derive(Clone, Copy, Debug)]
+struct Job {
+    seq: usize,
+    head: usize,
+    first_row: usize,
+    len: usize,
+    probs_at: usize,
 }
 
 impl AttentionShape {
@@ -26,32 +36,61 @@ impl AttentionShape {
         self.heads * self.head_dim
     }
 
-    /// Length of the saved attention probabilities, `[batch, heads, seq, seq]`.
-    pub fn probs_len(&self) -> usize {
-        self.batch * self.heads * self.seq * self.seq
+    /// Length of the saved attention probabilities: `heads · Σ_b len_b²`.
+    pub fn probs_len(&self, packing: &Packing) -> usize {
+        self.heads * packing.squares()
     }
 
     fn scale(&self) -> f32 {
         1.0 / (self.head_dim as f32).sqrt()
     }
 
-    /// Views of head `h` of sequence `b` inside `qkv`: (Q for all positions, K and V for real tokens).
-    fn qkv_views(&self, b: usize, h: usize, len: usize) -> (View, View, View) {
-        let (s, hid, d) = (self.seq, self.hidden(), self.head_dim);
-        let base = b * s * 3 * hid + h * d;
+    fn jobs(&self, packing: &Packing) -> Vec<Job> {
+        let mut jobs = Vec::with_capacity(packing.sequences() * self.heads);
+        let mut probs_at = 0;
+        for seq in 0..packing.sequences() {
+            let (first_row, len) = (packing.rows(seq).start, packing.len_of(seq));
+            for head in 0..self.heads {
+                jobs.push(Job { seq, head, first_row, len, probs_at });
+                probs_at += len * len;
+            }
+        }
+        jobs
+    }
+
+    /// Views of one job's Q, K and V inside `qkv`, and of its rows of the context.
+    fn views(&self, job: &Job) -> (View, View, View, View) {
+        let (hid, d) = (self.hidden(), self.head_dim);
+        let base = job.first_row * 3 * hid + job.head * d;
         (
-            View::row_major(base, s, d, 3 * hid),
-            View::row_major(base + hid, len, d, 3 * hid),
-            View::row_major(base + 2 * hid, len, d, 3 * hid),
+            View::row_major(base, job.len, d, 3 * hid),
+            View::row_major(base + hid, job.len, d, 3 * hid),
+            View::row_major(base + 2 * hid, job.len, d, 3 * hid),
+            View::row_major(job.first_row * hid + job.head * d, job.len, d, hid),
         )
     }
 
-    fn check(&self, qkv: &[f32], lens: &[usize], probs: &[f32]) {
-        assert_eq!(qkv.len(), self.batch * self.seq * 3 * self.hidden());
-        assert_eq!(lens.len(), self.batch);
-        assert!(lens.iter().all(|&l| l >= 1 && l <= self.seq), "sequence lengths must be in 1..=seq");
-        assert_eq!(probs.len(), self.probs_len());
+    fn check(&self, packing: &Packing, qkv: &[f32], probs: &[f32]) {
+        assert_eq!(qkv.len(), packing.tokens() * 3 * self.hidden());
+        assert_eq!(probs.len(), self.probs_len(packing));
     }
+}
+
+/// The random key of the score of query `i` and key `j` of head `h` in sequence `b`: it names the
+/// element, not where the element is stored.
+fn score_key(heads: usize, job: &Job, i: usize) -> u64 {
+    (((job.seq * heads + job.head) as u64) * MAX_POSITIONS + i as u64) * MAX_POSITIONS
+}
+
+/// Cuts `buf` into one slice per job, in job order.
+fn per_job<'a>(mut buf: &'a mut [f32], jobs: &[Job]) -> Vec<&'a mut [f32]> {
+    jobs.iter()
+        .map(|j| {
+            let (mine, rest) = std::mem::take(&mut buf).split_at_mut(j.len * j.len);
+            buf = rest;
+            mine
+        })
+        .collect()
 }
 
 /// Writes the attention probabilities into `probs` and the context into `ctx[tokens, hidden]`. With
@@ -59,49 +98,46 @@ impl AttentionShape {
 /// pass then reads instead of regenerating the mask; without dropout `dropped` may be empty.
 pub fn attention_forward(
     shape: AttentionShape,
+    packing: &Packing,
     qkv: &[f32],
-    lens: &[usize],
     probs: &mut [f32],
     dropped: &mut [f32],
     ctx: &mut [f32],
     dropout: Option<&Dropout>,
 ) {
-    shape.check(qkv, lens, probs);
-    assert_eq!(ctx.len(), shape.batch * shape.seq * shape.hidden());
+    shape.check(packing, qkv, probs);
+    assert_eq!(ctx.len(), packing.tokens() * shape.hidden());
     assert!(
         dropout.is_none() || dropped.len() == probs.len(),
         "dropout needs a buffer for dropped probabilities"
     );
-    let (s, hid, d) = (shape.seq, shape.hidden(), shape.head_dim);
+    let jobs = shape.jobs(packing);
     let ctx_ptr = SendPtr(ctx.as_mut_ptr());
-    let job = |job: usize, p: &mut [f32], pd: Option<&mut [f32]>| {
-        let (b, h) = (job / shape.heads, job % shape.heads);
-        let len = lens[b];
-        let (q, k, v) = shape.qkv_views(b, h, len);
-        let scores = View::row_major(0, s, len, s);
+    let job_fn = |job: &Job, p: &mut [f32], pd: Option<&mut [f32]>| {
+        let len = job.len;
+        let (q, k, v, out) = shape.views(job);
+        let scores = View::dense(len, len);
         gemm_view(p, scores, qkv, q, qkv, k.t(), shape.scale(), false, Par::Serial);
-        for row in p.chunks_mut(s) {
-            softmax_in_place(&mut row[..len]);
-            row[len..].fill(0.0);
-        }
+        p.chunks_mut(len).for_each(softmax_in_place);
         let weights: &[f32] = match (dropout, pd) {
             (Some(dr), Some(pd)) => {
-                dr.for_each_factor((job * s * s) as u64, s * s, |i, f| pd[i] = p[i] * f);
+                for (i, (prow, pdrow)) in p.chunks(len).zip(pd.chunks_mut(len)).enumerate() {
+                    dr.for_each_factor(score_key(shape.heads, job, i), len, |j, f| pdrow[j] = prow[j] * f);
+                }
                 pd
             }
             _ => p,
         };
-        let out = View::row_major(b * s * hid + h * d, s, d, hid);
-        // SAFETY: this job alone writes the columns of head `h` in the rows of sequence `b`.
+        // SAFETY: this job alone writes the columns of its head in the rows of its sequence.
         unsafe { gemm_raw(ctx_ptr.get(), out, weights, scores, qkv, v, 1.0, false, Par::Serial) };
     };
+    let p_slices = per_job(probs, &jobs);
     match dropout {
-        Some(_) => probs
-            .par_chunks_mut(s * s)
-            .zip(dropped.par_chunks_mut(s * s))
-            .enumerate()
-            .for_each(|(i, (p, pd))| job(i, p, Some(pd))),
-        None => probs.par_chunks_mut(s * s).enumerate().for_each(|(i, p)| job(i, p, None)),
+        Some(_) => {
+            let pd_slices = per_job(dropped, &jobs);
+            jobs.par_iter().zip(p_slices).zip(pd_slices).for_each(|((job, p), pd)| job_fn(job, p, Some(pd)));
+        }
+        None => jobs.par_iter().zip(p_slices).for_each(|(job, p)| job_fn(job, p, None)),
     }
 }
 
@@ -121,44 +157,40 @@ fn softmax_in_place(row: &mut [f32]) {
 ///
 /// With `Pd` the probabilities after dropout, the softmax backward needs no mask:
 /// `dS = Pd ⊙ dPd − P · Σⱼ (Pd ⊙ dPd)`, because `P ⊙ dP = Pd ⊙ dPd` element by element.
+#[allow(clippy::too_many_arguments)]
 pub fn attention_backward(
     shape: AttentionShape,
+    packing: &Packing,
     qkv: &[f32],
-    lens: &[usize],
     probs: &[f32],
     dropped: &[f32],
     dctx: &[f32],
     dqkv: &mut [f32],
 ) {
-    shape.check(qkv, lens, probs);
+    shape.check(packing, qkv, probs);
     assert!(dropped.is_empty() || dropped.len() == probs.len());
     assert_eq!(dqkv.len(), qkv.len());
-    assert_eq!(dctx.len(), shape.batch * shape.seq * shape.hidden());
-    let (s, hid, d) = (shape.seq, shape.hidden(), shape.head_dim);
+    assert_eq!(dctx.len(), packing.tokens() * shape.hidden());
+    let jobs = shape.jobs(packing);
+    let max_len = packing.max_len();
     let dqkv_ptr = SendPtr(dqkv.as_mut_ptr());
-    (0..shape.batch * shape.heads).into_par_iter().for_each_init(
-        || vec![0.0f32; s * s],
-        |dp, job| {
-            let (b, h) = (job / shape.heads, job % shape.heads);
-            let len = lens[b];
-            let p = &probs[job * s * s..(job + 1) * s * s];
-            let pd = if dropped.is_empty() { p } else { &dropped[job * s * s..(job + 1) * s * s] };
-            let (q, k, v) = shape.qkv_views(b, h, len);
-            let scores = View::row_major(0, s, len, s);
-            let dout = View::row_major(b * s * hid + h * d, s, d, hid);
-            // SAFETY (all writes below): this job alone writes the Q, K and V columns of head `h` in the
-            // rows of sequence `b`, and `dqkv` is a different buffer from every input.
-            unsafe {
-                // dV = Pdᵀ · dctx, for the real keys; padded keys get zero.
-                gemm_raw(dqkv_ptr.get(), v, pd, scores.t(), dctx, dout, 1.0, false, Par::Serial);
-                zero_rows(dqkv_ptr, v.offset, len..s, d, 3 * hid);
-                zero_rows(dqkv_ptr, k.offset, len..s, d, 3 * hid);
-            }
+    jobs.par_iter().for_each_init(
+        || vec![0.0f32; max_len * max_len],
+        |scratch, job| {
+            let len = job.len;
+            let block = job.probs_at..job.probs_at + len * len;
+            let p = &probs[block.clone()];
+            let pd = if dropped.is_empty() { p } else { &dropped[block] };
+            let dp = &mut scratch[..len * len];
+            let (q, k, v, dout) = shape.views(job);
+            let scores = View::dense(len, len);
+            // SAFETY (all writes below): this job alone writes the Q, K and V columns of its head in the
+            // rows of its sequence, and `dqkv` is a different buffer from every input.
+            // dV = Pdᵀ · dctx.
+            unsafe { gemm_raw(dqkv_ptr.get(), v, pd, scores.t(), dctx, dout, 1.0, false, Par::Serial) };
             // dPd = dctx · Vᵀ, then the softmax backward.
             gemm_view(dp, scores, dctx, dout, qkv, v.t(), 1.0, false, Par::Serial);
-            for i in 0..s {
-                let (prow, pdrow) = (&p[i * s..i * s + len], &pd[i * s..i * s + len]);
-                let grow = &mut dp[i * s..i * s + len];
+            for ((prow, pdrow), grow) in p.chunks(len).zip(pd.chunks(len)).zip(dp.chunks_mut(len)) {
                 let dot: f32 = pdrow.iter().zip(grow.iter()).map(|(a, b)| a * b).sum();
                 for ((g, pv), pdv) in grow.iter_mut().zip(prow).zip(pdrow) {
                     *g = *pdv * *g - *pv * dot;
@@ -171,14 +203,4 @@ pub fn attention_backward(
             }
         },
     );
-}
-
-/// Zeroes `cols` elements at `offset + r·ld` for each row `r` in `rows`.
-///
-/// # Safety
-/// The caller must own those elements exclusively.
-unsafe fn zero_rows(ptr: SendPtr, offset: usize, rows: std::ops::Range<usize>, cols: usize, ld: usize) {
-    for r in rows {
-        std::ptr::write_bytes(ptr.get().add(offset + r * ld), 0, cols);
-    }
 }

@@ -5,7 +5,7 @@
 //! Each 64-bit draw of the stream decides two elements (element `i` uses half `i % 2` of draw `i / 2`,
 //! compared as a 32-bit integer with `p · 2³²`), which halves the hashing.
 
-use crate::par::ROWS_PER_TASK;
+use crate::par::{for_each_row, ROWS_PER_TASK};
 use crate::rng::RandomStream;
 use rayon::prelude::*;
 
@@ -83,6 +83,18 @@ impl Dropout {
     pub fn apply(&self, x: &mut [f32], first_index: u64) {
         x.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
             self.for_each_factor(first_index + (c * CHUNK) as u64, chunk.len(), |k, f| chunk[k] *= f);
+        });
+    }
+}
+
+impl Dropout {
+    /// Multiplies the `cols`-wide rows of `x` by the mask, row `r` holding elements
+    /// `keys[r]·cols..(keys[r] + 1)·cols`: packed token rows keyed by (sequence, position), so the
+    /// mask does not depend on where a row is stored. The same call on the gradient is the backward pass.
+    pub fn apply_rows(&self, x: &mut [f32], cols: usize, keys: &[u64]) {
+        assert_eq!(x.len(), keys.len() * cols, "one key per row");
+        for_each_row(x, cols, |r, row| {
+            self.for_each_factor(keys[r] * cols as u64, cols, |k, f| row[k] *= f);
         });
     }
 }

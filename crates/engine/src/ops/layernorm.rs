@@ -89,16 +89,24 @@ pub fn layernorm_backward(
     );
 }
 
-/// `a = dropout(a + bias) + residual`, in place: the sum that feeds a post-LN LayerNorm.
-/// `first_index` numbers the elements for the dropout mask.
-pub fn bias_dropout_residual(a: &mut [f32], bias: &[f32], residual: &[f32], dropout: Option<&Dropout>) {
+/// `a = dropout(a + bias) + residual`, in place: the sum that feeds a post-LN LayerNorm. Row `r` draws
+/// its mask from key `keys[r]` (see [`Dropout::apply_rows`]).
+pub fn bias_dropout_residual(
+    a: &mut [f32],
+    bias: &[f32],
+    residual: &[f32],
+    dropout: Option<&Dropout>,
+    keys: &[u64],
+) {
     let cols = bias.len();
     assert_eq!(a.len(), residual.len());
+    assert!(dropout.is_none() || a.len() == keys.len() * cols, "one key per row");
     for_each_row(a, cols, |r, row| {
         let res = &residual[r * cols..(r + 1) * cols];
         match dropout {
             Some(d) => {
-                d.for_each_factor((r * cols) as u64, cols, |j, f| row[j] = (row[j] + bias[j]) * f + res[j])
+                let first = keys[r] * cols as u64;
+                d.for_each_factor(first, cols, |j, f| row[j] = (row[j] + bias[j]) * f + res[j])
             }
             None => row.iter_mut().zip(bias).zip(res).for_each(|((v, b), s)| *v = *v + *b + *s),
         }
@@ -107,10 +115,16 @@ pub fn bias_dropout_residual(a: &mut [f32], bias: &[f32], residual: &[f32], drop
 
 /// Backward of [`bias_dropout_residual`] for the branch: `da = dropout(ds)` and `dbias += Σ_rows da`.
 /// (The residual's gradient is `ds` itself; the caller adds it where the residual came from.)
-pub fn bias_dropout_backward(ds: &[f32], da: &mut [f32], dbias: &mut [f32], dropout: Option<&Dropout>) {
+pub fn bias_dropout_backward(
+    ds: &[f32],
+    da: &mut [f32],
+    dbias: &mut [f32],
+    dropout: Option<&Dropout>,
+    keys: &[u64],
+) {
     da.copy_from_slice(ds);
     if let Some(d) = dropout {
-        d.apply(da, 0);
+        d.apply_rows(da, dbias.len(), keys);
     }
     crate::par::add_column_sums(dbias, da, dbias.len());
 }
