@@ -28,6 +28,10 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last checkpoint (a finished run is left as it is).
     #[arg(long)]
     resume: bool,
+    /// Print where the time went at the end: matrix products, attention, element-wise kernels, the
+    /// optimizer, evaluation, checkpoints (shares of the wall time).
+    #[arg(long)]
+    profile: bool,
 }
 
 /// Exit statuses besides 0 (completed or early-stopped) and 1 (an error): scripts and Slurm see how a
@@ -140,9 +144,14 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     } else {
         tracing::info!("run directory {}", out.display());
     }
+    stabletune_engine::profile::enable(args.profile);
+    let started = std::time::Instant::now();
     let summary = crate::with_threads(cfg.threads, || train(&cfg, &out, args.resume, &mut progress))?;
     if let Some(bar) = &progress.bar {
         bar.finish();
+    }
+    if args.profile {
+        print!("{}", stabletune_engine::profile::report(started.elapsed().as_secs_f64()));
     }
     let head = &summary.headline_metric;
     let show =

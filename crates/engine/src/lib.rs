@@ -13,6 +13,7 @@ pub mod matmul;
 pub mod ops;
 pub mod packing;
 pub mod par;
+pub mod profile;
 pub mod rng;
 pub mod streams;
 

@@ -84,6 +84,12 @@ impl Model {
     /// Writes `config.json` and `model.safetensors` into `dir` (created if needed), in the layout
     /// `from_pretrained` of transformers reads.
     pub fn save_pretrained(&self, dir: &Path) -> Result<()> {
+        self.save_config(dir)?;
+        checkpoint::save(&self.params, &dir.join("model.safetensors"))
+    }
+
+    /// The `config.json` of [`Model::save_pretrained`] alone.
+    pub fn save_config(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let class = match (self.config.arch, self.heads.classifier.is_some()) {
             (Architecture::Bert, true) => "BertForSequenceClassification",
@@ -95,8 +101,7 @@ impl Model {
         };
         let json = self.config.to_hf_json(self.heads.classifier, class);
         let text = serde_json::to_string_pretty(&json).expect("JSON value serialises");
-        checkpoint::write_atomic(&dir.join("config.json"), text.as_bytes())?;
-        checkpoint::save(&self.params, &dir.join("model.safetensors"))
+        checkpoint::write_atomic(&dir.join("config.json"), text.as_bytes())
     }
 
     /// Draws the classification head anew from `seed` (N(0, 0.02) weights, zero biases), as the authors'
@@ -124,6 +129,19 @@ impl Model {
             Some(c) => c.dense.is_none(),
             None => false,
         }
+    }
+
+    /// The tensor whose gradient is zero outside the rows a batch names: the word embeddings, whose row
+    /// `id` gets gradient only from the tokens `id` of the batch (its `input_ids`). Returns the tensor's
+    /// index and row width; `None` with a masked-LM head, whose decoder (tied to the word embeddings)
+    /// gives every row a gradient.
+    pub fn sparse_rows(&self) -> Option<(usize, usize)> {
+        if self.layout.masked_lm.is_some() {
+            return None;
+        }
+        let word = self.layout.embeddings.word;
+        let index = self.params.infos.iter().position(|i| i.offset == word)?;
+        Some((index, self.config.embedding_size))
     }
 
     /// A zeroed gradient buffer in the parameters' layout.

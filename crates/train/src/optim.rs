@@ -9,6 +9,7 @@
 //! as PyTorch does with the Python floats of the original, so both produce the same bits. The update is a
 //! pure element-wise function of (parameters, gradients, state): the same at any thread count.
 
+use crate::lazy_rows::LazyRows;
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -46,6 +47,36 @@ impl AdamState {
 
 /// Elements per rayon task.
 const CHUNK: usize = 1 << 14;
+
+/// The per-step constants of one segment's update.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct StepConsts {
+    pub b1: f32,
+    pub b2: f32,
+    pub c1: f32,
+    pub c2: f32,
+    pub eps: f32,
+    /// The gradient factor (clipping).
+    pub scale: f32,
+    /// `lr · correction`, rounded once.
+    pub step_size: f32,
+    pub decay: bool,
+    /// `-lr · weight_decay`, rounded once.
+    pub shrink: f32,
+}
+
+/// The update of one element: every path (dense, and the lazy replay of skipped steps) goes through this
+/// one function, so they perform the same f32 operations in the same order.
+#[inline(always)]
+pub(crate) fn update_element(p: &mut f32, g: f32, m: &mut f32, v: &mut f32, k: &StepConsts) {
+    let g = g * k.scale;
+    *m = *m * k.b1 + k.c1 * g;
+    *v = *v * k.b2 + k.c2 * g * g;
+    *p -= k.step_size * *m / (v.sqrt() + k.eps);
+    if k.decay {
+        *p += k.shrink * *p;
+    }
+}
 
 impl AdamW {
     /// The bias-correction factor `sqrt(1 - b2^t) / (1 - b1^t)` at step `t` (1 when switched off).
@@ -85,16 +116,46 @@ impl AdamW {
         assert!(
             params.len() == grads.len() && state.m.len() == params.len() && state.v.len() == params.len()
         );
+        self.step_parts(params, grads, state, lr, segments, grad_scale, &mut None);
+    }
+
+    /// The constants of segment `seg`'s update at step `t` with learning rate `lr` and gradient factor
+    /// `scale`.
+    pub(crate) fn consts(&self, t: u64, lr: f64, seg: &Segment, scale: f32) -> StepConsts {
+        let lr = lr * seg.lr_scale;
+        StepConsts {
+            b1: self.beta1 as f32,
+            b2: self.beta2 as f32,
+            c1: (1.0 - self.beta1) as f32,
+            c2: (1.0 - self.beta2) as f32,
+            eps: self.eps as f32,
+            scale,
+            step_size: (lr * self.correction(t)) as f32,
+            decay: seg.decay && self.weight_decay > 0.0,
+            shrink: (-lr * self.weight_decay) as f32,
+        }
+    }
+
+    /// [`AdamW::step_scaled`], leaving the segment of `lazy` (when given) to it: its rows are brought up to
+    /// date when touched ([`LazyRows`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn step_parts(
+        &self,
+        params: &mut [f32],
+        grads: &[f32],
+        state: &mut AdamState,
+        lr: f64,
+        segments: &[Segment],
+        grad_scale: &(dyn Fn(usize) -> f32 + Sync),
+        lazy: &mut Option<(&mut LazyRows, &[u32])>,
+    ) {
         state.step += 1;
-        let correction = self.correction(state.step);
-        let (b1, b2, eps) = (self.beta1 as f32, self.beta2 as f32, self.eps as f32);
-        let (c1, c2) = ((1.0 - self.beta1) as f32, (1.0 - self.beta2) as f32);
         for (index, seg) in segments.iter().enumerate() {
-            let lr = lr * seg.lr_scale;
-            let scale = grad_scale(index);
-            let step_size = (lr * correction) as f32;
-            let decay = seg.decay && self.weight_decay > 0.0;
-            let shrink = (-lr * self.weight_decay) as f32;
+            let k = self.consts(state.step, lr, seg, grad_scale(index));
+            if let Some((rows, touched)) = lazy.as_mut().filter(|(rows, _)| rows.segment == index) {
+                rows.step(params, grads, state, k, touched);
+                continue;
+            }
             let r = seg.range.clone();
             params[r.clone()]
                 .par_chunks_mut(CHUNK)
@@ -103,23 +164,49 @@ impl AdamW {
                 .zip(state.v[r].par_chunks_mut(CHUNK))
                 .for_each(|(((p, g), m), v)| {
                     for i in 0..p.len() {
-                        let g = g[i] * scale;
-                        m[i] = m[i] * b1 + c1 * g;
-                        v[i] = v[i] * b2 + c2 * g * g;
-                        p[i] -= step_size * m[i] / (v[i].sqrt() + eps);
-                        if decay {
-                            p[i] += shrink * p[i];
-                        }
+                        update_element(&mut p[i], g[i], &mut m[i], &mut v[i], &k);
                     }
                 });
         }
     }
 }
 
+/// Adds the squares of `g` to `acc`, in order.
+fn add_squares(acc: f64, g: &[f32]) -> f64 {
+    g.iter().fold(acc, |a, &g| a + g as f64 * g as f64)
+}
+
 /// The L2 norm of `grads`, summed in f64 over fixed chunks combined in order (reproducible).
 pub fn global_norm(grads: &[f32]) -> f64 {
-    let partial: Vec<f64> =
-        grads.par_chunks(CHUNK).map(|c| c.iter().map(|&g| g as f64 * g as f64).sum::<f64>()).collect();
+    let partial: Vec<f64> = grads.par_chunks(CHUNK).map(|c| add_squares(0.0, c)).collect();
+    partial.iter().sum::<f64>().sqrt()
+}
+
+/// [`global_norm`] when the `width`-wide rows of `sparse` are zero except `rows` (sorted, distinct): the
+/// zero rows are skipped, and the rest is added in the same chunks and order, so the result is the same
+/// bits (adding +0.0 to a sum changes nothing).
+pub fn global_norm_sparse(grads: &[f32], sparse: Range<usize>, width: usize, rows: &[u32]) -> f64 {
+    let starts: Vec<usize> = (0..grads.len()).step_by(CHUNK).collect();
+    let partial: Vec<f64> = starts
+        .par_iter()
+        .map(|&start| {
+            let end = (start + CHUNK).min(grads.len());
+            let mut acc = add_squares(0.0, &grads[start..end.min(sparse.start).max(start)]);
+            if start < sparse.end && sparse.start < end {
+                // The touched rows overlapping this chunk, in order.
+                let first = (start.max(sparse.start) - sparse.start) / width;
+                let from = rows.partition_point(|&r| (r as usize) < first);
+                for &r in &rows[from..] {
+                    let row = sparse.start + r as usize * width..sparse.start + (r as usize + 1) * width;
+                    if row.start >= end {
+                        break;
+                    }
+                    acc = add_squares(acc, &grads[row.start.max(start)..row.end.min(end)]);
+                }
+            }
+            add_squares(acc, &grads[sparse.end.max(start).min(end)..end])
+        })
+        .collect();
     partial.iter().sum::<f64>().sqrt()
 }
 

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 pub const LAST: &str = "checkpoint-last";
 pub const BEST: &str = "checkpoint-best";
+const WEIGHTS: &str = "model.safetensors";
+const MOMENTS: &str = "optimizer.safetensors";
 /// Tokenizer files copied into checkpoints, so they load with `from_pretrained` alone.
 const TOKENIZER_FILES: [&str; 4] =
     ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"];
@@ -115,17 +117,30 @@ impl RunDir {
         self.save_dir(name, |dir| save_model_files(dir, model, model_dir))
     }
 
-    /// `checkpoint-last`: the model, the Adam moments and the trainer state.
+    /// `checkpoint-last`: the model, the Adam moments (`None` once the run has ended: nothing will
+    /// continue from them) and the trainer state. With `weights_as`, the model's weights are those of
+    /// the checkpoint `weights_as` (`checkpoint-best` at the best step), which are hard-linked rather than
+    /// written again where the file system allows.
     pub fn save_last(
         &self,
         model: &Model,
         model_dir: &Path,
-        adam: &AdamState,
+        adam: Option<&AdamState>,
         state: &TrainerState,
+        weights_as: Option<&str>,
     ) -> Result<()> {
+        let linked_from = weights_as.map(|name| self.file(name).join(WEIGHTS));
         self.save_dir(LAST, |dir| {
-            save_model_files(dir, model, model_dir)?;
-            save_moments(&dir.join("optimizer.safetensors"), &model.params, adam)?;
+            match linked_from.filter(|src| std::fs::hard_link(src, dir.join(WEIGHTS)).is_ok()) {
+                Some(_) => {
+                    model.save_config(dir)?;
+                    copy_tokenizer_files(dir, model_dir)?;
+                }
+                None => save_model_files(dir, model, model_dir)?,
+            }
+            if let Some(adam) = adam {
+                save_moments(&dir.join(MOMENTS), &model.params, adam)?;
+            }
             let text = serde_json::to_string_pretty(state).expect("serialisable");
             let path = dir.join("trainer_state.json");
             std::fs::write(&path, text).map_err(io(&path))
@@ -155,6 +170,10 @@ fn sync_tree(dir: &Path) -> Result<()> {
 
 fn save_model_files(dir: &Path, model: &Model, model_dir: &Path) -> Result<()> {
     model.save_pretrained(dir)?;
+    copy_tokenizer_files(dir, model_dir)
+}
+
+fn copy_tokenizer_files(dir: &Path, model_dir: &Path) -> Result<()> {
     for f in TOKENIZER_FILES {
         let src = model_dir.join(f);
         if src.exists() {
@@ -183,8 +202,13 @@ pub fn load_resume_state(dir: &Path, params: &ParamSet) -> Result<(TrainerState,
     let text = std::fs::read_to_string(&state_path).map_err(io(&state_path))?;
     let state: TrainerState = serde_json::from_str(&text)
         .map_err(|e| TrainError::RunDir { path: state_path.clone(), message: e.to_string() })?;
-    let ck = Checkpoint::open(&dir.join("optimizer.safetensors"))?;
     let mut adam = AdamState::new(params.len());
+    adam.step = state.step;
+    if state.status.is_some_and(|s| s.is_final()) && !dir.join(MOMENTS).exists() {
+        // An ended run keeps no moments: nothing continues from them.
+        return Ok((state, adam));
+    }
+    let ck = Checkpoint::open(&dir.join(MOMENTS))?;
     for (prefix, target) in [("m", &mut adam.m), ("v", &mut adam.v)] {
         let mut set = ParamSet::default();
         for info in &params.infos {

@@ -21,6 +21,7 @@ use crate::token_cache;
 use crate::updater::{Update, Updater};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use stabletune_engine::profile::{timed, Kind};
 use stabletune_model::tokenizer::TextEncoder;
 use stabletune_model::{hub, HeadSpec, Mode, Model, Target, Workspace};
 use std::ops::Range;
@@ -151,6 +152,10 @@ pub struct Run {
     order_epoch: Option<usize>,
     started: Instant,
     seconds_before: f64,
+    /// The best weights so far, when newer than `checkpoint-best` on disk. Kept in memory (one copy of the
+    /// weights) and written with the next resume checkpoint or at the end, because nothing reads
+    /// `checkpoint-best` during the run: writing it at every improvement cost a full save each time.
+    best_unsaved: Option<Vec<f32>>,
 }
 
 impl Run {
@@ -216,6 +221,7 @@ impl Run {
             order_epoch: None,
             started: Instant::now(),
             seconds_before: 0.0,
+            best_unsaved: None,
             baseline,
             dir,
             loaded,
@@ -238,6 +244,7 @@ impl Run {
         self.dir.truncate_log(Some(state.step))?;
         self.seconds_before = state.train_seconds;
         (self.state, self.adam) = (state, adam);
+        self.updater.resume_at(self.adam.step);
         Ok(())
     }
 
@@ -248,8 +255,10 @@ impl Run {
     /// Evaluates on dev, logs the result and keeps the best (strictly better headline metric, as the
     /// authors' `eval_metric > last_eval_metric`; the step-0 evaluation is the first best).
     pub fn evaluate(&mut self, observer: &mut dyn Observer) -> Result<Metrics> {
-        let Loaded { model, dev, metric, model_dir, .. } = &self.loaded;
-        let logits = predict(model, dev, self.cfg.eval_batch_size, &mut self.ws)?;
+        self.updater.flush(&mut self.loaded.model, &mut self.adam);
+        let Loaded { model, dev, metric, .. } = &self.loaded;
+        let batch_size = self.cfg.eval_batch_size;
+        let logits = timed(Kind::Evaluation, || predict(model, dev, batch_size, &mut self.ws))?;
         let metrics = evaluate(*metric, &logits, &dev.labels);
         let step = self.state.step;
         self.dir.log(&json!({ "step": step, "epoch": self.epoch_position(), "eval": metrics }))?;
@@ -261,7 +270,11 @@ impl Run {
             self.state.best_step = Some(step);
             self.state.evals_without_improvement = 0;
             self.state.best_metrics = Some(metrics.clone());
-            self.dir.save_model(BEST, model, model_dir)?;
+            let values = &model.params.values;
+            match &mut self.best_unsaved {
+                Some(best) => best.copy_from_slice(values),
+                None => self.best_unsaved = Some(values.clone()),
+            }
         } else {
             self.state.evals_without_improvement += 1;
         }
@@ -362,11 +375,31 @@ impl Run {
         Ok(ended)
     }
 
-    /// Writes `checkpoint-last`: weights, Adam's moments and the trainer state.
+    /// Writes `checkpoint-last` (weights, Adam's moments and the trainer state), after `checkpoint-best`
+    /// when a better model was found since it was last written: the state names the best step, so the
+    /// best weights go to disk first. Once the run has ended (a final status), the moments are left out
+    /// and weights equal to the best ones are linked, not written twice.
     pub fn checkpoint(&mut self) -> Result<()> {
-        self.state.train_seconds = self.seconds_before + self.started.elapsed().as_secs_f64();
-        let Loaded { model, model_dir, .. } = &self.loaded;
-        self.dir.save_last(model, model_dir, &self.adam, &self.state)
+        self.updater.flush(&mut self.loaded.model, &mut self.adam);
+        timed(Kind::Io, || {
+            self.state.train_seconds = self.seconds_before + self.started.elapsed().as_secs_f64();
+            let Loaded { model, model_dir, .. } = &mut self.loaded;
+            let ended = self.state.status.is_some_and(|s| s.is_final());
+            let best_is_current =
+                self.best_unsaved.is_some() && self.state.best_step == Some(self.state.step);
+            if let Some(mut best) = self.best_unsaved.take() {
+                std::mem::swap(&mut model.params.values, &mut best);
+                let saved = self.dir.save_model(BEST, model, model_dir);
+                std::mem::swap(&mut model.params.values, &mut best);
+                if saved.is_err() {
+                    self.best_unsaved = Some(best);
+                }
+                saved?;
+            }
+            let adam = (!ended).then_some(&self.adam);
+            let weights_as = (ended && best_is_current).then_some(BEST);
+            self.dir.save_last(model, model_dir, adam, &self.state, weights_as)
+        })
     }
 
     /// Trains until the run ends: the step-0 evaluation first when starting from the beginning.

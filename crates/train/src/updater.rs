@@ -3,7 +3,10 @@
 
 use crate::config::{ClipMode, TrainConfig};
 use crate::error::Result;
-use crate::optim::{clip_factor, global_norm, AdamState, AdamW, Segment};
+use crate::lazy_rows::LazyRows;
+use crate::optim::{clip_factor, global_norm, global_norm_sparse, AdamState, AdamW, Segment};
+use rayon::prelude::*;
+use stabletune_engine::profile::{timed, Kind};
 use stabletune_model::{Batch, Mode, Model, ParamGroup, Target, Workspace};
 
 /// Parameter runs for the optimizer: weight decay except on biases and LayerNorm parameters, and the
@@ -35,6 +38,10 @@ pub struct Updater {
     pub segments: Vec<Segment>,
     pub max_grad_norm: f64,
     pub clip: ClipMode,
+    /// The word embeddings, updated row by row as tokens appear (`None`: every tensor densely).
+    lazy: Option<LazyRows>,
+    /// The lazy tensor's rows the last step's gradient wrote: the only ones to zero before the next.
+    dirty_rows: Vec<u32>,
 }
 
 /// The loss of the batch (before the update) and the global gradient norm before clipping. When
@@ -64,6 +71,61 @@ impl Updater {
             segments: segments(model, cfg.layerwise_lr_decay),
             max_grad_norm: cfg.max_grad_norm,
             clip: cfg.clip,
+            lazy: None,
+            dirty_rows: Vec::new(),
+        }
+        .with_lazy_rows(model, true)
+    }
+
+    /// Switches the lazy word-embedding update on (where the model allows it) or off. Both give the
+    /// same bits; off streams the whole table every step.
+    pub fn with_lazy_rows(mut self, model: &Model, on: bool) -> Updater {
+        self.lazy = None;
+        if let (true, Some((index, width))) = (on, model.sparse_rows()) {
+            let range = model.params.infos[index].range();
+            if let Some(segment) = self.segments.iter().position(|s| s.range == range) {
+                self.lazy = Some(LazyRows::new(segment, range, width, 0));
+            }
+        }
+        self
+    }
+
+    /// Continues from optimizer step `step` (after a resume): every row is up to date there.
+    pub fn resume_at(&mut self, step: u64) {
+        if let Some(l) = &self.lazy {
+            self.lazy = Some(LazyRows::new(l.segment, l.range(), l.width(), step));
+        }
+    }
+
+    /// Brings the lazily updated rows up to date: call before reading the weights or Adam's moments.
+    pub fn flush(&mut self, model: &mut Model, adam: &mut AdamState) {
+        if let Some(l) = &mut self.lazy {
+            timed(Kind::Optimizer, || l.flush(&mut model.params.values, adam));
+        }
+    }
+
+    /// Zeroes the gradient buffer: all of it, but for the lazy tensor only the rows last written.
+    fn zero(&self, grads: &mut [f32]) {
+        let fill = |g: &mut [f32]| g.par_chunks_mut(1 << 16).for_each(|c| c.fill(0.0));
+        match &self.lazy {
+            None => fill(grads),
+            Some(l) => {
+                let (r, w) = (l.range(), l.width());
+                let (head, rest) = grads.split_at_mut(r.start);
+                fill(head);
+                fill(&mut rest[r.len()..]);
+                for &row in &self.dirty_rows {
+                    rest[row as usize * w..(row as usize + 1) * w].fill(0.0);
+                }
+            }
+        }
+    }
+
+    /// The global gradient norm, skipping the lazy tensor's zero rows (the same bits as the dense sum).
+    fn norm(&self, grads: &[f32]) -> f64 {
+        match &self.lazy {
+            None => global_norm(grads),
+            Some(l) => global_norm_sparse(grads, l.range(), l.width(), &self.dirty_rows),
         }
     }
 
@@ -71,7 +133,7 @@ impl Updater {
     /// `inspect` sees the raw gradients before clipping (for per-matrix norms).
     #[allow(clippy::too_many_arguments)]
     pub fn step(
-        &self,
+        &mut self,
         model: &mut Model,
         batch: &Batch,
         target: Target<'_>,
@@ -82,31 +144,56 @@ impl Updater {
         adam: &mut AdamState,
         inspect: &mut dyn FnMut(&[f32], &Update),
     ) -> Result<Update> {
-        grads.fill(0.0);
+        timed(Kind::Optimizer, || self.zero(grads));
+        if let Some(lazy) = &mut self.lazy {
+            // The batch's rows are read by the forward pass: bring them up to date first.
+            self.dirty_rows.clone_from(&batch.input_ids);
+            self.dirty_rows.sort_unstable();
+            self.dirty_rows.dedup();
+            timed(Kind::Optimizer, || lazy.catch_up(&mut model.params.values, adam, &self.dirty_rows));
+        }
         let loss = model.loss_and_grads(batch, target, mode, ws, grads)?;
-        let update = Update { loss, grad_norm: global_norm(grads) };
+        let update = Update { loss, grad_norm: timed(Kind::Optimizer, || self.norm(grads)) };
         inspect(grads, &update);
         if update.diverged() {
             return Ok(update);
         }
+        timed(Kind::Optimizer, || self.apply(model, grads, adam, lr, &update));
+        Ok(update)
+    }
+
+    /// The clipped AdamW update from gradients whose global norm is `update.grad_norm`.
+    fn apply(&mut self, model: &mut Model, grads: &[f32], adam: &mut AdamState, lr: f64, update: &Update) {
+        let rows = std::mem::take(&mut self.dirty_rows);
+        let mut lazy = self.lazy.as_mut().map(|l| (l, rows.as_slice()));
         // Clipping is folded into the update as a per-segment gradient factor (segments are the tensors).
         let params = &mut model.params.values;
+        let (opt, segments) = (&self.opt, &self.segments);
         match (self.max_grad_norm > 0.0, self.clip) {
-            (false, _) => self.opt.step(params, grads, adam, lr, &self.segments),
+            (false, _) => opt.step_parts(params, grads, adam, lr, segments, &|_| 1.0, &mut lazy),
             (true, ClipMode::Global) => {
                 let f = clip_factor(update.grad_norm, self.max_grad_norm);
-                self.opt.step_scaled(params, grads, adam, lr, &self.segments, &|_| f);
+                opt.step_parts(params, grads, adam, lr, segments, &|_| f, &mut lazy);
             }
             (true, ClipMode::PerParameter) => {
-                let factors: Vec<f32> = self
-                    .segments
+                let factors: Vec<f32> = segments
                     .iter()
-                    .map(|s| clip_factor(global_norm(&grads[s.range.clone()]), self.max_grad_norm))
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let g = &grads[s.range.clone()];
+                        let norm = match &lazy {
+                            Some((l, rows)) if l.segment == i => {
+                                global_norm_sparse(g, 0..g.len(), l.width(), rows)
+                            }
+                            _ => global_norm(g),
+                        };
+                        clip_factor(norm, self.max_grad_norm)
+                    })
                     .collect();
-                self.opt.step_scaled(params, grads, adam, lr, &self.segments, &|i| factors[i]);
+                opt.step_parts(params, grads, adam, lr, segments, &|i| factors[i], &mut lazy);
             }
         }
-        Ok(update)
+        self.dirty_rows = rows;
     }
 }
 

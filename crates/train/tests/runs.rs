@@ -88,11 +88,16 @@ fn runs_are_reproducible_resumable_and_complete() {
         "summary.json",
         "checkpoint-best/model.safetensors",
         "checkpoint-best/tokenizer.json",
-        "checkpoint-last/optimizer.safetensors",
+        "checkpoint-last/model.safetensors",
+        "checkpoint-last/trainer_state.json",
     ];
     for f in files {
         assert!(dir("a").join(f).exists(), "{f} missing");
     }
+    // An ended run keeps no Adam moments (nothing continues from them); an interrupted one does (below).
+    assert!(!dir("a").join("checkpoint-last/optimizer.safetensors").exists());
+    let file = |ck: &str| std::fs::read(dir("a").join(ck).join("model.safetensors")).unwrap();
+    assert_eq!(file("checkpoint-best") == file("checkpoint-last"), a.best_step == Some(a.steps));
     // Every step logged with loss, lr and gradient norm; per-matrix norms at updates 1, 6, 11, 16 (the
     // authors' global_step % 5 == 0 before the update).
     let text = std::fs::read_to_string(dir("a").join("metrics.jsonl")).unwrap();
@@ -127,12 +132,21 @@ fn runs_are_reproducible_resumable_and_complete() {
     // Interrupted mid-epoch after 7 updates, then resumed: bit-identical to the uninterrupted run.
     let stopped = train(&cfg, &dir("resumed"), false, &mut StopAt(7, false)).unwrap();
     assert_eq!((stopped.status, stopped.steps), (Status::Interrupted, 7));
+    assert!(dir("resumed").join("checkpoint-last/optimizer.safetensors").exists(), "moments to resume from");
     let resumed = train(&cfg, &dir("resumed"), true, &mut stabletune_train::trainer::Quiet).unwrap();
     assert_eq!((resumed.status, resumed.steps), (Status::Completed, 20));
     assert_eq!(resumed.final_metrics, a.final_metrics);
     assert_eq!(weights(&dir("resumed")), weights(&dir("a")));
     assert_eq!(losses(&dir("resumed")), losses(&dir("a")));
     assert_eq!(log(&dir("resumed")), log(&dir("a")), "no evaluation repeated or lost");
+    // Killed after its final checkpoint (which keeps no moments) but before summary.json: --resume
+    // finishes it from that checkpoint.
+    std::fs::remove_file(dir("resumed").join("summary.json")).unwrap();
+    let finished = train(&cfg, &dir("resumed"), true, &mut stabletune_train::trainer::Quiet).unwrap();
+    assert_eq!(
+        (finished.status, finished.steps, finished.final_metrics),
+        (Status::Completed, 20, a.final_metrics.clone())
+    );
 
     // Killed (kill -9) before its first checkpoint: config.toml and part of metrics.jsonl, nothing else.
     // --resume starts it again from step 0 and ends as the uninterrupted run.

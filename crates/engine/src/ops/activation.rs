@@ -111,44 +111,52 @@ pub fn bias_act_forward(
     act: Activation,
     keep_derivative: bool,
 ) {
-    assert_eq!(pre.len(), out.len());
-    match act {
-        Activation::Gelu => bias_act_rows(pre, out, bias, keep_derivative, gelu),
-        Activation::GeluNew => bias_act_rows(pre, out, bias, keep_derivative, gelu_new),
-        Activation::Relu => bias_act_rows(pre, out, bias, keep_derivative, relu),
-        Activation::Tanh => {
-            bias_act_rows(pre, out, bias, keep_derivative, |x| Activation::Tanh.value_and_derivative(x))
+    crate::profile::timed(crate::profile::Kind::Elementwise, || {
+        assert_eq!(pre.len(), out.len());
+        match act {
+            Activation::Gelu => bias_act_rows(pre, out, bias, keep_derivative, gelu),
+            Activation::GeluNew => bias_act_rows(pre, out, bias, keep_derivative, gelu_new),
+            Activation::Relu => bias_act_rows(pre, out, bias, keep_derivative, relu),
+            Activation::Tanh => {
+                bias_act_rows(pre, out, bias, keep_derivative, |x| Activation::Tanh.value_and_derivative(x))
+            }
         }
-    }
+    })
 }
 
 /// Backward of [`bias_act_forward`] from the derivative it kept: `dpre = dout · act'` and
 /// `dbias += Σ_rows dpre`.
 pub fn bias_act_backward(derivative: &[f32], dout: &[f32], dpre: &mut [f32], dbias: &mut [f32]) {
-    let cols = dbias.len();
-    assert!(derivative.len() == dout.len() && dout.len() == dpre.len());
-    for_each_row(dpre, cols, |r, d| {
-        let range = r * cols..(r + 1) * cols;
-        for ((d, a), g) in d.iter_mut().zip(&derivative[range.clone()]).zip(&dout[range]) {
-            *d = *g * *a;
-        }
-    });
-    add_column_sums(dbias, dpre, cols);
+    crate::profile::timed(crate::profile::Kind::Elementwise, || {
+        let cols = dbias.len();
+        assert!(derivative.len() == dout.len() && dout.len() == dpre.len());
+        for_each_row(dpre, cols, |r, d| {
+            let range = r * cols..(r + 1) * cols;
+            for ((d, a), g) in d.iter_mut().zip(&derivative[range.clone()]).zip(&dout[range]) {
+                *d = *g * *a;
+            }
+        });
+        add_column_sums(dbias, dpre, cols);
+    })
 }
 
 /// `out = act(x)` element-wise (no bias).
 pub fn act_forward(x: &[f32], out: &mut [f32], act: Activation) {
-    assert_eq!(x.len(), out.len());
-    for (o, x) in out.iter_mut().zip(x) {
-        *o = act.apply(*x);
-    }
+    crate::profile::timed(crate::profile::Kind::Elementwise, || {
+        assert_eq!(x.len(), out.len());
+        for (o, x) in out.iter_mut().zip(x) {
+            *o = act.apply(*x);
+        }
+    })
 }
 
 /// `dx (+)= dout · act'(x)`.
 pub fn act_backward(x: &[f32], dout: &[f32], dx: &mut [f32], act: Activation, accumulate: bool) {
-    assert!(x.len() == dout.len() && dout.len() == dx.len());
-    for ((d, x), g) in dx.iter_mut().zip(x).zip(dout) {
-        let v = *g * act.derivative(*x);
-        *d = if accumulate { *d + v } else { v };
-    }
+    crate::profile::timed(crate::profile::Kind::Elementwise, || {
+        assert!(x.len() == dout.len() && dout.len() == dx.len());
+        for ((d, x), g) in dx.iter_mut().zip(x).zip(dout) {
+            let v = *g * act.derivative(*x);
+            *d = if accumulate { *d + v } else { v };
+        }
+    })
 }

@@ -105,40 +105,47 @@ pub fn attention_forward(
     ctx: &mut [f32],
     dropout: Option<&Dropout>,
 ) {
-    shape.check(packing, qkv, probs);
-    assert_eq!(ctx.len(), packing.tokens() * shape.hidden());
-    assert!(
-        dropout.is_none() || dropped.len() == probs.len(),
-        "dropout needs a buffer for dropped probabilities"
-    );
-    let jobs = shape.jobs(packing);
-    let ctx_ptr = SendPtr(ctx.as_mut_ptr());
-    let job_fn = |job: &Job, p: &mut [f32], pd: Option<&mut [f32]>| {
-        let len = job.len;
-        let (q, k, v, out) = shape.views(job);
-        let scores = View::dense(len, len);
-        gemm_view(p, scores, qkv, q, qkv, k.t(), shape.scale(), false, Par::Serial);
-        p.chunks_mut(len).for_each(softmax_in_place);
-        let weights: &[f32] = match (dropout, pd) {
-            (Some(dr), Some(pd)) => {
-                for (i, (prow, pdrow)) in p.chunks(len).zip(pd.chunks_mut(len)).enumerate() {
-                    dr.for_each_factor(score_key(shape.heads, job, i), len, |j, f| pdrow[j] = prow[j] * f);
+    crate::profile::timed(crate::profile::Kind::Attention, || {
+        shape.check(packing, qkv, probs);
+        assert_eq!(ctx.len(), packing.tokens() * shape.hidden());
+        assert!(
+            dropout.is_none() || dropped.len() == probs.len(),
+            "dropout needs a buffer for dropped probabilities"
+        );
+        let jobs = shape.jobs(packing);
+        let ctx_ptr = SendPtr(ctx.as_mut_ptr());
+        let job_fn = |job: &Job, p: &mut [f32], pd: Option<&mut [f32]>| {
+            let len = job.len;
+            let (q, k, v, out) = shape.views(job);
+            let scores = View::dense(len, len);
+            gemm_view(p, scores, qkv, q, qkv, k.t(), shape.scale(), false, Par::Serial);
+            p.chunks_mut(len).for_each(softmax_in_place);
+            let weights: &[f32] = match (dropout, pd) {
+                (Some(dr), Some(pd)) => {
+                    for (i, (prow, pdrow)) in p.chunks(len).zip(pd.chunks_mut(len)).enumerate() {
+                        dr.for_each_factor(score_key(shape.heads, job, i), len, |j, f| {
+                            pdrow[j] = prow[j] * f
+                        });
+                    }
+                    pd
                 }
-                pd
-            }
-            _ => p,
+                _ => p,
+            };
+            // SAFETY: this job alone writes the columns of its head in the rows of its sequence.
+            unsafe { gemm_raw(ctx_ptr.get(), out, weights, scores, qkv, v, 1.0, false, Par::Serial) };
         };
-        // SAFETY: this job alone writes the columns of its head in the rows of its sequence.
-        unsafe { gemm_raw(ctx_ptr.get(), out, weights, scores, qkv, v, 1.0, false, Par::Serial) };
-    };
-    let p_slices = per_job(probs, &jobs);
-    match dropout {
-        Some(_) => {
-            let pd_slices = per_job(dropped, &jobs);
-            jobs.par_iter().zip(p_slices).zip(pd_slices).for_each(|((job, p), pd)| job_fn(job, p, Some(pd)));
+        let p_slices = per_job(probs, &jobs);
+        match dropout {
+            Some(_) => {
+                let pd_slices = per_job(dropped, &jobs);
+                jobs.par_iter()
+                    .zip(p_slices)
+                    .zip(pd_slices)
+                    .for_each(|((job, p), pd)| job_fn(job, p, Some(pd)));
+            }
+            None => jobs.par_iter().zip(p_slices).for_each(|(job, p)| job_fn(job, p, None)),
         }
-        None => jobs.par_iter().zip(p_slices).for_each(|(job, p)| job_fn(job, p, None)),
-    }
+    })
 }
 
 fn softmax_in_place(row: &mut [f32]) {
@@ -167,40 +174,42 @@ pub fn attention_backward(
     dctx: &[f32],
     dqkv: &mut [f32],
 ) {
-    shape.check(packing, qkv, probs);
-    assert!(dropped.is_empty() || dropped.len() == probs.len());
-    assert_eq!(dqkv.len(), qkv.len());
-    assert_eq!(dctx.len(), packing.tokens() * shape.hidden());
-    let jobs = shape.jobs(packing);
-    let max_len = packing.max_len();
-    let dqkv_ptr = SendPtr(dqkv.as_mut_ptr());
-    jobs.par_iter().for_each_init(
-        || vec![0.0f32; max_len * max_len],
-        |scratch, job| {
-            let len = job.len;
-            let block = job.probs_at..job.probs_at + len * len;
-            let p = &probs[block.clone()];
-            let pd = if dropped.is_empty() { p } else { &dropped[block] };
-            let dp = &mut scratch[..len * len];
-            let (q, k, v, dout) = shape.views(job);
-            let scores = View::dense(len, len);
-            // SAFETY (all writes below): this job alone writes the Q, K and V columns of its head in the
-            // rows of its sequence, and `dqkv` is a different buffer from every input.
-            // dV = Pdᵀ · dctx.
-            unsafe { gemm_raw(dqkv_ptr.get(), v, pd, scores.t(), dctx, dout, 1.0, false, Par::Serial) };
-            // dPd = dctx · Vᵀ, then the softmax backward.
-            gemm_view(dp, scores, dctx, dout, qkv, v.t(), 1.0, false, Par::Serial);
-            for ((prow, pdrow), grow) in p.chunks(len).zip(pd.chunks(len)).zip(dp.chunks_mut(len)) {
-                let dot: f32 = pdrow.iter().zip(grow.iter()).map(|(a, b)| a * b).sum();
-                for ((g, pv), pdv) in grow.iter_mut().zip(prow).zip(pdrow) {
-                    *g = *pdv * *g - *pv * dot;
+    crate::profile::timed(crate::profile::Kind::Attention, || {
+        shape.check(packing, qkv, probs);
+        assert!(dropped.is_empty() || dropped.len() == probs.len());
+        assert_eq!(dqkv.len(), qkv.len());
+        assert_eq!(dctx.len(), packing.tokens() * shape.hidden());
+        let jobs = shape.jobs(packing);
+        let max_len = packing.max_len();
+        let dqkv_ptr = SendPtr(dqkv.as_mut_ptr());
+        jobs.par_iter().for_each_init(
+            || vec![0.0f32; max_len * max_len],
+            |scratch, job| {
+                let len = job.len;
+                let block = job.probs_at..job.probs_at + len * len;
+                let p = &probs[block.clone()];
+                let pd = if dropped.is_empty() { p } else { &dropped[block] };
+                let dp = &mut scratch[..len * len];
+                let (q, k, v, dout) = shape.views(job);
+                let scores = View::dense(len, len);
+                // SAFETY (all writes below): this job alone writes the Q, K and V columns of its head in the
+                // rows of its sequence, and `dqkv` is a different buffer from every input.
+                // dV = Pdᵀ · dctx.
+                unsafe { gemm_raw(dqkv_ptr.get(), v, pd, scores.t(), dctx, dout, 1.0, false, Par::Serial) };
+                // dPd = dctx · Vᵀ, then the softmax backward.
+                gemm_view(dp, scores, dctx, dout, qkv, v.t(), 1.0, false, Par::Serial);
+                for ((prow, pdrow), grow) in p.chunks(len).zip(pd.chunks(len)).zip(dp.chunks_mut(len)) {
+                    let dot: f32 = pdrow.iter().zip(grow.iter()).map(|(a, b)| a * b).sum();
+                    for ((g, pv), pdv) in grow.iter_mut().zip(prow).zip(pdrow) {
+                        *g = *pdv * *g - *pv * dot;
+                    }
                 }
-            }
-            let scale = shape.scale();
-            unsafe {
-                gemm_raw(dqkv_ptr.get(), q, dp, scores, qkv, k, scale, false, Par::Serial);
-                gemm_raw(dqkv_ptr.get(), k, dp, scores.t(), qkv, q, scale, false, Par::Serial);
-            }
-        },
-    );
+                let scale = shape.scale();
+                unsafe {
+                    gemm_raw(dqkv_ptr.get(), q, dp, scores, qkv, k, scale, false, Par::Serial);
+                    gemm_raw(dqkv_ptr.get(), k, dp, scores.t(), qkv, q, scale, false, Par::Serial);
+                }
+            },
+        );
+    })
 }

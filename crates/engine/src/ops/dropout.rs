@@ -81,9 +81,11 @@ impl Dropout {
     /// Multiplies `x` (which holds elements `first_index..first_index + len`) by the mask, in place.
     /// The same call on the gradient is the backward pass.
     pub fn apply(&self, x: &mut [f32], first_index: u64) {
-        x.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
-            self.for_each_factor(first_index + (c * CHUNK) as u64, chunk.len(), |k, f| chunk[k] *= f);
-        });
+        crate::profile::timed(crate::profile::Kind::Elementwise, || {
+            x.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
+                self.for_each_factor(first_index + (c * CHUNK) as u64, chunk.len(), |k, f| chunk[k] *= f);
+            });
+        })
     }
 }
 
@@ -92,10 +94,12 @@ impl Dropout {
     /// `keys[r]·cols..(keys[r] + 1)·cols`: packed token rows keyed by (sequence, position), so the
     /// mask does not depend on where a row is stored. The same call on the gradient is the backward pass.
     pub fn apply_rows(&self, x: &mut [f32], cols: usize, keys: &[u64]) {
-        assert_eq!(x.len(), keys.len() * cols, "one key per row");
-        for_each_row(x, cols, |r, row| {
-            self.for_each_factor(keys[r] * cols as u64, cols, |k, f| row[k] *= f);
-        });
+        crate::profile::timed(crate::profile::Kind::Elementwise, || {
+            assert_eq!(x.len(), keys.len() * cols, "one key per row");
+            for_each_row(x, cols, |r, row| {
+                self.for_each_factor(keys[r] * cols as u64, cols, |k, f| row[k] *= f);
+            });
+        })
     }
 }
 

@@ -18,24 +18,26 @@ pub fn layernorm_forward(
     beta: &[f32],
     eps: f32,
 ) {
-    let cols = gamma.len();
-    let rows = x.len() / cols;
-    assert!(y.len() == x.len() && mean.len() == rows && rstd.len() == rows);
-    for_each_row_pair(mean, rstd, 1, |r, m, s| {
-        let row = &x[r * cols..(r + 1) * cols];
-        // Two passes in f64: the variance of activations with a large mean loses digits otherwise.
-        let mu = row.iter().map(|&v| v as f64).sum::<f64>() / cols as f64;
-        let var = row.iter().map(|&v| (v as f64 - mu) * (v as f64 - mu)).sum::<f64>() / cols as f64;
-        m[0] = mu as f32;
-        s[0] = (1.0 / (var + eps as f64).sqrt()) as f32;
-    });
-    for_each_row(y, cols, |r, out| {
-        let (mu, rs) = (mean[r], rstd[r]);
-        let row = &x[r * cols..(r + 1) * cols];
-        for (((o, v), g), b) in out.iter_mut().zip(row).zip(gamma).zip(beta) {
-            *o = (*v - mu) * rs * *g + *b;
-        }
-    });
+    crate::profile::timed(crate::profile::Kind::Elementwise, || {
+        let cols = gamma.len();
+        let rows = x.len() / cols;
+        assert!(y.len() == x.len() && mean.len() == rows && rstd.len() == rows);
+        for_each_row_pair(mean, rstd, 1, |r, m, s| {
+            let row = &x[r * cols..(r + 1) * cols];
+            // Two passes in f64: the variance of activations with a large mean loses digits otherwise.
+            let mu = row.iter().map(|&v| v as f64).sum::<f64>() / cols as f64;
+            let var = row.iter().map(|&v| (v as f64 - mu) * (v as f64 - mu)).sum::<f64>() / cols as f64;
+            m[0] = mu as f32;
+            s[0] = (1.0 / (var + eps as f64).sqrt()) as f32;
+        });
+        for_each_row(y, cols, |r, out| {
+            let (mu, rs) = (mean[r], rstd[r]);
+            let row = &x[r * cols..(r + 1) * cols];
+            for (((o, v), g), b) in out.iter_mut().zip(row).zip(gamma).zip(beta) {
+                *o = (*v - mu) * rs * *g + *b;
+            }
+        });
+    })
 }
 
 /// Backward of [`layernorm_forward`]: `dx (+)= ...`, `dgamma += Σ dy·x̂`, `dbeta += Σ dy`.
@@ -51,42 +53,44 @@ pub fn layernorm_backward(
     dbeta: &mut [f32],
     accumulate_dx: bool,
 ) {
-    let cols = gamma.len();
-    let rows = x.len() / cols;
-    assert!(dy.len() == x.len() && dx.len() == x.len());
-    for_each_row(dx, cols, |r, out| {
-        let (mu, rs) = (mean[r], rstd[r]);
-        let xr = &x[r * cols..(r + 1) * cols];
-        let gr = &dy[r * cols..(r + 1) * cols];
-        let (mut sum_g, mut sum_gx) = (0.0f32, 0.0f32);
-        for ((v, d), g) in xr.iter().zip(gr).zip(gamma) {
-            let xhat = (*v - mu) * rs;
-            let dxhat = *d * *g;
-            sum_g += dxhat;
-            sum_gx += dxhat * xhat;
-        }
-        let (mean_g, mean_gx) = (sum_g / cols as f32, sum_gx / cols as f32);
-        for (((o, v), d), g) in out.iter_mut().zip(xr).zip(gr).zip(gamma) {
-            let xhat = (*v - mu) * rs;
-            let val = rs * (*d * *g - mean_g - xhat * mean_gx);
-            *o = if accumulate_dx { *o + val } else { val };
-        }
-    });
-    // Parameter gradients: blocks of columns in parallel, rows summed in order (deterministic).
-    dgamma.par_chunks_mut(COLS_PER_TASK).zip(dbeta.par_chunks_mut(COLS_PER_TASK)).enumerate().for_each(
-        |(block, (dg, db))| {
-            let c0 = block * COLS_PER_TASK;
-            for r in 0..rows {
-                let (mu, rs) = (mean[r], rstd[r]);
-                let base = r * cols + c0;
-                for j in 0..dg.len() {
-                    let d = dy[base + j];
-                    dg[j] += d * (x[base + j] - mu) * rs;
-                    db[j] += d;
-                }
+    crate::profile::timed(crate::profile::Kind::Elementwise, || {
+        let cols = gamma.len();
+        let rows = x.len() / cols;
+        assert!(dy.len() == x.len() && dx.len() == x.len());
+        for_each_row(dx, cols, |r, out| {
+            let (mu, rs) = (mean[r], rstd[r]);
+            let xr = &x[r * cols..(r + 1) * cols];
+            let gr = &dy[r * cols..(r + 1) * cols];
+            let (mut sum_g, mut sum_gx) = (0.0f32, 0.0f32);
+            for ((v, d), g) in xr.iter().zip(gr).zip(gamma) {
+                let xhat = (*v - mu) * rs;
+                let dxhat = *d * *g;
+                sum_g += dxhat;
+                sum_gx += dxhat * xhat;
             }
-        },
-    );
+            let (mean_g, mean_gx) = (sum_g / cols as f32, sum_gx / cols as f32);
+            for (((o, v), d), g) in out.iter_mut().zip(xr).zip(gr).zip(gamma) {
+                let xhat = (*v - mu) * rs;
+                let val = rs * (*d * *g - mean_g - xhat * mean_gx);
+                *o = if accumulate_dx { *o + val } else { val };
+            }
+        });
+        // Parameter gradients: blocks of columns in parallel, rows summed in order (deterministic).
+        dgamma.par_chunks_mut(COLS_PER_TASK).zip(dbeta.par_chunks_mut(COLS_PER_TASK)).enumerate().for_each(
+            |(block, (dg, db))| {
+                let c0 = block * COLS_PER_TASK;
+                for r in 0..rows {
+                    let (mu, rs) = (mean[r], rstd[r]);
+                    let base = r * cols + c0;
+                    for j in 0..dg.len() {
+                        let d = dy[base + j];
+                        dg[j] += d * (x[base + j] - mu) * rs;
+                        db[j] += d;
+                    }
+                }
+            },
+        );
+    })
 }
 
 /// `a = dropout(a + bias) + residual`, in place: the sum that feeds a post-LN LayerNorm. Row `r` draws
@@ -98,19 +102,21 @@ pub fn bias_dropout_residual(
     dropout: Option<&Dropout>,
     keys: &[u64],
 ) {
-    let cols = bias.len();
-    assert_eq!(a.len(), residual.len());
-    assert!(dropout.is_none() || a.len() == keys.len() * cols, "one key per row");
-    for_each_row(a, cols, |r, row| {
-        let res = &residual[r * cols..(r + 1) * cols];
-        match dropout {
-            Some(d) => {
-                let first = keys[r] * cols as u64;
-                d.for_each_factor(first, cols, |j, f| row[j] = (row[j] + bias[j]) * f + res[j])
+    crate::profile::timed(crate::profile::Kind::Elementwise, || {
+        let cols = bias.len();
+        assert_eq!(a.len(), residual.len());
+        assert!(dropout.is_none() || a.len() == keys.len() * cols, "one key per row");
+        for_each_row(a, cols, |r, row| {
+            let res = &residual[r * cols..(r + 1) * cols];
+            match dropout {
+                Some(d) => {
+                    let first = keys[r] * cols as u64;
+                    d.for_each_factor(first, cols, |j, f| row[j] = (row[j] + bias[j]) * f + res[j])
+                }
+                None => row.iter_mut().zip(bias).zip(res).for_each(|((v, b), s)| *v = *v + *b + *s),
             }
-            None => row.iter_mut().zip(bias).zip(res).for_each(|((v, b), s)| *v = *v + *b + *s),
-        }
-    });
+        });
+    })
 }
 
 /// Backward of [`bias_dropout_residual`] for the branch: `da = dropout(ds)` and `dbias += Σ_rows da`.
@@ -122,9 +128,11 @@ pub fn bias_dropout_backward(
     dropout: Option<&Dropout>,
     keys: &[u64],
 ) {
-    da.copy_from_slice(ds);
-    if let Some(d) = dropout {
-        d.apply_rows(da, dbias.len(), keys);
-    }
-    crate::par::add_column_sums(dbias, da, dbias.len());
+    crate::profile::timed(crate::profile::Kind::Elementwise, || {
+        da.copy_from_slice(ds);
+        if let Some(d) = dropout {
+            d.apply_rows(da, dbias.len(), keys);
+        }
+        crate::par::add_column_sums(dbias, da, dbias.len());
+    })
 }

@@ -31,16 +31,18 @@ fn add_transposed(dst: &mut [f32], src: &[f32], outputs: usize, inputs: usize) {
 
 /// `y[rows × out] = x[rows × in] · Wᵀ (+ b)`.
 pub fn linear_forward(x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], inputs: usize, outputs: usize) {
-    let rows = x.len() / inputs;
-    assert!(w.len() == inputs * outputs && y.len() == rows * outputs);
-    match b {
-        Some(b) => {
-            // Start from the broadcast bias and accumulate the product onto it: one pass over `y`.
-            for_each_row(y, outputs, |_, row| row.copy_from_slice(b));
-            matmul(y, x, w, rows, inputs, outputs, false, true, true);
+    crate::profile::timed(crate::profile::Kind::MatMul, || {
+        let rows = x.len() / inputs;
+        assert!(w.len() == inputs * outputs && y.len() == rows * outputs);
+        match b {
+            Some(b) => {
+                // Start from the broadcast bias and accumulate the product onto it: one pass over `y`.
+                for_each_row(y, outputs, |_, row| row.copy_from_slice(b));
+                matmul(y, x, w, rows, inputs, outputs, false, true, true);
+            }
+            None => matmul(y, x, w, rows, inputs, outputs, false, true, false),
         }
-        None => matmul(y, x, w, rows, inputs, outputs, false, true, false),
-    }
+    })
 }
 
 /// Backward of [`linear_forward`]: `dW += dyᵀ·x`, `db += Σ dy`, and `dx (+)= dy·W` when `dx` is given.
@@ -56,25 +58,27 @@ pub fn linear_backward(
     inputs: usize,
     outputs: usize,
 ) {
-    let rows = x.len() / inputs;
-    assert!(dy.len() == rows * outputs && dw.len() == w.len());
-    // gemm runs the long-k product dyᵀ·x markedly faster (up to 25% here) with the smaller dimension
-    // first: when outputs > inputs, compute dWᵀ = xᵀ·dy and add it back transposed.
-    if outputs > inputs {
-        TRANSPOSED_GRAD.with_borrow_mut(|tmp| {
-            tmp.resize(outputs * inputs, 0.0);
-            matmul(tmp, x, dy, inputs, rows, outputs, true, false, false);
-            add_transposed(dw, tmp, outputs, inputs);
-        });
-    } else {
-        matmul(dw, dy, x, outputs, rows, inputs, true, false, true);
-    }
-    if let Some(db) = db {
-        add_column_sums(db, dy, outputs);
-    }
-    if let Some(dx) = dx {
-        matmul(dx, dy, w, rows, outputs, inputs, false, false, accumulate_dx);
-    }
+    crate::profile::timed(crate::profile::Kind::MatMul, || {
+        let rows = x.len() / inputs;
+        assert!(dy.len() == rows * outputs && dw.len() == w.len());
+        // gemm runs the long-k product dyᵀ·x markedly faster (up to 25% here) with the smaller dimension
+        // first: when outputs > inputs, compute dWᵀ = xᵀ·dy and add it back transposed.
+        if outputs > inputs {
+            TRANSPOSED_GRAD.with_borrow_mut(|tmp| {
+                tmp.resize(outputs * inputs, 0.0);
+                matmul(tmp, x, dy, inputs, rows, outputs, true, false, false);
+                add_transposed(dw, tmp, outputs, inputs);
+            });
+        } else {
+            matmul(dw, dy, x, outputs, rows, inputs, true, false, true);
+        }
+        if let Some(db) = db {
+            add_column_sums(db, dy, outputs);
+        }
+        if let Some(dx) = dx {
+            matmul(dx, dy, w, rows, outputs, inputs, false, false, accumulate_dx);
+        }
+    })
 }
 
 #[cfg(test)]
