@@ -76,7 +76,9 @@ fn kill_9_at_any_moment_then_the_same_command_finishes_the_same_study() {
     let (model, data) = fixtures(root.path());
     let file = study_file(root.path(), &model, &data);
     let (reference, killed) = (root.path().join("reference"), root.path().join("killed"));
+    let started = Instant::now();
     let o = stabletune(&["study", "run", file.to_str().unwrap(), "--out", reference.to_str().unwrap()]);
+    let whole = started.elapsed();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let table = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(table.contains("devlin2019") && table.contains("mosbach2021"), "{table}");
@@ -84,11 +86,12 @@ fn kill_9_at_any_moment_then_the_same_command_finishes_the_same_study() {
     // Tokenised once per (model, task, subsample): one training sample for every seed, and the dev set.
     assert_eq!(std::fs::read_dir(reference.join("cache")).unwrap().count(), 2);
 
-    // kill -9 the whole study (both workers) at arbitrary moments, several times, within a bounded time.
-    let delays = [350, 1200, 600, 2100, 150, 900, 1500, 450];
+    // kill -9 the whole study (both workers) at arbitrary moments, several times, within a bounded time:
+    // at fractions of the uninterrupted study's time (each restart resumes, so later kills come sooner).
+    let delays = [0.2, 0.45, 0.1, 0.3, 0.05, 0.25, 0.15, 0.35].map(|f| whole.mul_f64(f));
     let begun = Instant::now();
     let mut kills = 0;
-    for ms in delays {
+    for delay in delays {
         if begun.elapsed() > Duration::from_secs(90) {
             break;
         }
@@ -98,7 +101,7 @@ fn kill_9_at_any_moment_then_the_same_command_finishes_the_same_study() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(ms));
+        std::thread::sleep(delay);
         if child.try_wait().unwrap().is_some() {
             break; // finished before the kill
         }

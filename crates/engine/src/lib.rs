@@ -9,6 +9,7 @@
 //! number of threads.
 
 pub mod fastmath;
+pub mod lanes;
 pub mod matmul;
 pub mod ops;
 pub mod packing;

@@ -176,22 +176,47 @@ fn f16_to_f32(h: u16) -> f32 {
 /// Writes every tensor of `params` as F32 to `path` (through a temporary file and a rename, so a killed
 /// process never leaves a half-written checkpoint).
 pub fn save(params: &ParamSet, path: &Path) -> Result<()> {
-    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = params
-        .infos
-        .iter()
-        .map(|i| {
-            let data = params.values[i.range()].iter().flat_map(|v| v.to_le_bytes()).collect();
-            (i.name.clone(), data, i.shape.clone())
+    let tensors = params.infos.iter().map(|i| (i.name.clone(), i.shape.clone(), &params.values[i.range()]));
+    save_tensors(tensors, path)
+}
+
+/// Little-endian bytes of `values`: the memory itself on little-endian machines (no copy).
+fn le_bytes(values: &[f32]) -> std::borrow::Cow<'_, [u8]> {
+    if cfg!(target_endian = "little") {
+        // SAFETY: any f32 bit pattern is four valid bytes; u8 has no alignment requirement; the slice
+        // covers exactly the memory of `values`, borrowed for the same lifetime.
+        std::borrow::Cow::Borrowed(unsafe {
+            std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
         })
-        .collect();
+    } else {
+        std::borrow::Cow::Owned(values.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+}
+
+/// Saves named f32 tensors as safetensors, streamed from memory to a temporary file (no copy of the
+/// data), flushed to disk and renamed into place (see [`write_atomic`]).
+pub fn save_tensors<'a>(
+    tensors: impl Iterator<Item = (String, Vec<usize>, &'a [f32])>,
+    path: &Path,
+) -> Result<()> {
+    let bytes: Vec<(String, Vec<usize>, std::borrow::Cow<'a, [u8]>)> =
+        tensors.map(|(name, shape, values)| (name, shape, le_bytes(values))).collect();
     let views: Vec<(String, TensorView<'_>)> = bytes
         .iter()
-        .map(|(n, d, s)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), d).expect("consistent tensor")))
+        .map(|(n, s, d)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), d).expect("consistent tensor")))
         .collect();
     let metadata = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
-    let data = safetensors::serialize(views, Some(metadata))
+    let tmp = temporary_beside(path);
+    safetensors::serialize_to_file(views, Some(metadata), &tmp)
         .map_err(|e| ModelError::Safetensors { path: path.into(), message: e.to_string() })?;
-    write_atomic(path, &data)
+    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    sync_parent(path)
+}
+
+fn temporary_beside(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
 /// Writes `data` to a temporary file beside `path` (`.<name>.<pid>.tmp`), flushes it to disk, renames it
@@ -199,8 +224,7 @@ pub fn save(params: &ParamSet, path: &Path) -> Result<()> {
 /// never half of one, and a node that loses power keeps what was renamed.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     use std::io::Write;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let tmp = temporary_beside(path);
     let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
     f.write_all(data).and_then(|_| f.sync_all()).map_err(io_err(&tmp))?;
     drop(f);

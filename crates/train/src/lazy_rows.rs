@@ -135,16 +135,17 @@ impl LazyRows {
                     return;
                 }
                 let replay_to = if g_rows.is_some() { t - 1 } else { t };
-                for s in *done + 1..=replay_to {
-                    let k = &history[(s - base - 1) as usize];
-                    for i in 0..w {
-                        update_element(&mut p[i], 0.0, &mut m[i], &mut v[i], k);
+                let skipped = &history[(*done - base) as usize..(replay_to - base) as usize];
+                for k in skipped {
+                    let k = *k;
+                    for ((p, m), v) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()) {
+                        update_element(p, 0.0, m, v, &k);
                     }
                 }
                 if let Some(g) = g_rows {
-                    let (g, k) = (&g[row * w..(row + 1) * w], &history[(t - base - 1) as usize]);
-                    for i in 0..w {
-                        update_element(&mut p[i], g[i], &mut m[i], &mut v[i], k);
+                    let (g, k) = (&g[row * w..(row + 1) * w], history[(t - base - 1) as usize]);
+                    for (((p, m), v), g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+                        update_element(p, *g, m, v, &k);
                     }
                 }
                 *done = t;

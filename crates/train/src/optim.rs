@@ -11,6 +11,7 @@
 
 use crate::lazy_rows::LazyRows;
 use rayon::prelude::*;
+use stabletune_engine::lanes::{add_f64, combine_f64, LANES};
 use std::ops::Range;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -163,22 +164,30 @@ impl AdamW {
                 .zip(state.m[r.clone()].par_chunks_mut(CHUNK))
                 .zip(state.v[r].par_chunks_mut(CHUNK))
                 .for_each(|(((p, g), m), v)| {
-                    for i in 0..p.len() {
-                        update_element(&mut p[i], g[i], &mut m[i], &mut v[i], &k);
+                    for (((p, g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                        update_element(p, *g, m, v, &k);
                     }
                 });
         }
     }
 }
 
-/// Adds the squares of `g` to `acc`, in order.
-fn add_squares(acc: f64, g: &[f32]) -> f64 {
-    g.iter().fold(acc, |a, &g| a + g as f64 * g as f64)
+/// Adds the squares of `g`, which starts at position `at` of its chunk, into the chunk's lanes.
+fn add_squares(acc: &mut [f64; LANES], at: usize, g: &[f32]) {
+    add_f64(acc, at, g, &|g| g as f64 * g as f64);
 }
 
-/// The L2 norm of `grads`, summed in f64 over fixed chunks combined in order (reproducible).
+/// The L2 norm of `grads`, summed in f64 over fixed chunks (each in interleaved lanes) combined in order:
+/// reproducible at any thread count.
 pub fn global_norm(grads: &[f32]) -> f64 {
-    let partial: Vec<f64> = grads.par_chunks(CHUNK).map(|c| add_squares(0.0, c)).collect();
+    let partial: Vec<f64> = grads
+        .par_chunks(CHUNK)
+        .map(|c| {
+            let mut acc = [0.0; LANES];
+            add_squares(&mut acc, 0, c);
+            combine_f64(&acc)
+        })
+        .collect();
     partial.iter().sum::<f64>().sqrt()
 }
 
@@ -191,7 +200,8 @@ pub fn global_norm_sparse(grads: &[f32], sparse: Range<usize>, width: usize, row
         .par_iter()
         .map(|&start| {
             let end = (start + CHUNK).min(grads.len());
-            let mut acc = add_squares(0.0, &grads[start..end.min(sparse.start).max(start)]);
+            let mut acc = [0.0; LANES];
+            add_squares(&mut acc, 0, &grads[start..end.min(sparse.start).max(start)]);
             if start < sparse.end && sparse.start < end {
                 // The touched rows overlapping this chunk, in order.
                 let first = (start.max(sparse.start) - sparse.start) / width;
@@ -201,10 +211,13 @@ pub fn global_norm_sparse(grads: &[f32], sparse: Range<usize>, width: usize, row
                     if row.start >= end {
                         break;
                     }
-                    acc = add_squares(acc, &grads[row.start.max(start)..row.end.min(end)]);
+                    let from = row.start.max(start);
+                    add_squares(&mut acc, from - start, &grads[from..row.end.min(end)]);
                 }
             }
-            add_squares(acc, &grads[sparse.end.max(start).min(end)..end])
+            let from = sparse.end.max(start).min(end);
+            add_squares(&mut acc, from - start, &grads[from..end]);
+            combine_f64(&acc)
         })
         .collect();
     partial.iter().sum::<f64>().sqrt()

@@ -183,16 +183,15 @@ fn copy_tokenizer_files(dir: &Path, model_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Adam's moments as safetensors, `m.<name>` and `v.<name>`, plus the step count in the metadata.
+/// Adam's moments as safetensors, `m.<name>` and `v.<name>`, written straight from the optimizer's state.
 fn save_moments(path: &Path, params: &ParamSet, adam: &AdamState) -> Result<()> {
-    let mut moments = ParamSet::default();
-    for (prefix, values) in [("m", &adam.m), ("v", &adam.v)] {
-        for info in &params.infos {
-            let offset = moments.add(format!("{prefix}.{}", info.name), &info.shape, info.group);
-            moments.values[offset..offset + info.len()].copy_from_slice(&values[info.range()]);
-        }
-    }
-    Ok(stabletune_model::checkpoint::save(&moments, path)?)
+    let tensors = [("m", &adam.m), ("v", &adam.v)].into_iter().flat_map(|(prefix, values)| {
+        params
+            .infos
+            .iter()
+            .map(move |i| (format!("{prefix}.{}", i.name), i.shape.clone(), &values[i.range()]))
+    });
+    Ok(stabletune_model::checkpoint::save_tensors(tensors, path)?)
 }
 
 /// Reads what [`RunDir::save_last`] wrote: the trainer state and Adam's moments (weights are loaded as a

@@ -156,6 +156,8 @@ pub struct Run {
     /// weights) and written with the next resume checkpoint or at the end, because nothing reads
     /// `checkpoint-best` during the run: writing it at every improvement cost a full save each time.
     best_unsaved: Option<Vec<f32>>,
+    /// The token ids of the dev set, sorted and distinct: the word-embedding rows an evaluation reads.
+    dev_rows: Vec<u32>,
 }
 
 impl Run {
@@ -222,6 +224,13 @@ impl Run {
             started: Instant::now(),
             seconds_before: 0.0,
             best_unsaved: None,
+            dev_rows: {
+                let mut ids: Vec<u32> =
+                    loaded.dev.inputs.iter().flat_map(|e| e.input_ids.iter().copied()).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                ids
+            },
             baseline,
             dir,
             loaded,
@@ -255,7 +264,8 @@ impl Run {
     /// Evaluates on dev, logs the result and keeps the best (strictly better headline metric, as the
     /// authors' `eval_metric > last_eval_metric`; the step-0 evaluation is the first best).
     pub fn evaluate(&mut self, observer: &mut dyn Observer) -> Result<Metrics> {
-        self.updater.flush(&mut self.loaded.model, &mut self.adam);
+        // Evaluation reads only the dev set's word embeddings; the other rows stay lazy.
+        self.updater.catch_up(&mut self.loaded.model, &mut self.adam, &self.dev_rows);
         let Loaded { model, dev, metric, .. } = &self.loaded;
         let batch_size = self.cfg.eval_batch_size;
         let logits = timed(Kind::Evaluation, || predict(model, dev, batch_size, &mut self.ws))?;
@@ -270,7 +280,8 @@ impl Run {
             self.state.best_step = Some(step);
             self.state.evals_without_improvement = 0;
             self.state.best_metrics = Some(metrics.clone());
-            let values = &model.params.values;
+            self.updater.flush(&mut self.loaded.model, &mut self.adam);
+            let values = &self.loaded.model.params.values;
             match &mut self.best_unsaved {
                 Some(best) => best.copy_from_slice(values),
                 None => self.best_unsaved = Some(values.clone()),

@@ -104,6 +104,14 @@ impl Updater {
         }
     }
 
+    /// Brings the lazily updated rows `rows` (sorted, distinct token ids) up to date: enough for a
+    /// forward pass over sequences of those tokens.
+    pub fn catch_up(&mut self, model: &mut Model, adam: &mut AdamState, rows: &[u32]) {
+        if let Some(l) = &mut self.lazy {
+            timed(Kind::Optimizer, || l.catch_up(&mut model.params.values, adam, rows));
+        }
+    }
+
     /// Zeroes the gradient buffer: all of it, but for the lazy tensor only the rows last written.
     fn zero(&self, grads: &mut [f32]) {
         let fill = |g: &mut [f32]| g.par_chunks_mut(1 << 16).for_each(|c| c.fill(0.0));

@@ -9,6 +9,7 @@
 //! Saved probabilities are laid out sequence by sequence, head by head: `[heads, len_b, len_b]` blocks.
 
 use super::dropout::Dropout;
+use crate::lanes::{max_f32, sum_f32};
 use crate::matmul::{gemm_raw, gemm_view, Par, View};
 use crate::packing::{Packing, MAX_POSITIONS};
 use crate::par::SendPtr;
@@ -148,14 +149,12 @@ pub fn attention_forward(
     })
 }
 
+/// Softmax over one row: lane-wise max and sum; `exp` from libm (the engine's branch-free one is a few
+/// ulp off, which Adam without bias correction turns into visible differences from PyTorch).
 fn softmax_in_place(row: &mut [f32]) {
-    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let mut sum = 0.0f32;
-    for v in row.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v;
-    }
-    let inv = 1.0 / sum;
+    let max = max_f32(row);
+    row.iter_mut().for_each(|v| *v = (*v - max).exp());
+    let inv = 1.0 / sum_f32(row, |_, v| v);
     row.iter_mut().for_each(|v| *v *= inv);
 }
 
@@ -199,7 +198,7 @@ pub fn attention_backward(
                 // dPd = dctx · Vᵀ, then the softmax backward.
                 gemm_view(dp, scores, dctx, dout, qkv, v.t(), 1.0, false, Par::Serial);
                 for ((prow, pdrow), grow) in p.chunks(len).zip(pd.chunks(len)).zip(dp.chunks_mut(len)) {
-                    let dot: f32 = pdrow.iter().zip(grow.iter()).map(|(a, b)| a * b).sum();
+                    let dot = sum_f32(pdrow, |j, a| a * grow[j]);
                     for ((g, pv), pdv) in grow.iter_mut().zip(prow).zip(pdrow) {
                         *g = *pdv * *g - *pv * dot;
                     }

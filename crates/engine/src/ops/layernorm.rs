@@ -2,6 +2,7 @@
 //! before every LayerNorm of a post-LN encoder.
 
 use super::dropout::Dropout;
+use crate::lanes::{sum_f32, sum_f64};
 use crate::par::{for_each_row, for_each_row_pair};
 use rayon::prelude::*;
 
@@ -25,8 +26,8 @@ pub fn layernorm_forward(
         for_each_row_pair(mean, rstd, 1, |r, m, s| {
             let row = &x[r * cols..(r + 1) * cols];
             // Two passes in f64: the variance of activations with a large mean loses digits otherwise.
-            let mu = row.iter().map(|&v| v as f64).sum::<f64>() / cols as f64;
-            let var = row.iter().map(|&v| (v as f64 - mu) * (v as f64 - mu)).sum::<f64>() / cols as f64;
+            let mu = sum_f64(row, |v| v as f64) / cols as f64;
+            let var = sum_f64(row, |v| (v as f64 - mu) * (v as f64 - mu)) / cols as f64;
             m[0] = mu as f32;
             s[0] = (1.0 / (var + eps as f64).sqrt()) as f32;
         });
@@ -61,13 +62,8 @@ pub fn layernorm_backward(
             let (mu, rs) = (mean[r], rstd[r]);
             let xr = &x[r * cols..(r + 1) * cols];
             let gr = &dy[r * cols..(r + 1) * cols];
-            let (mut sum_g, mut sum_gx) = (0.0f32, 0.0f32);
-            for ((v, d), g) in xr.iter().zip(gr).zip(gamma) {
-                let xhat = (*v - mu) * rs;
-                let dxhat = *d * *g;
-                sum_g += dxhat;
-                sum_gx += dxhat * xhat;
-            }
+            let sum_g = sum_f32(gr, |j, d| d * gamma[j]);
+            let sum_gx = sum_f32(xr, |j, v| gr[j] * gamma[j] * ((v - mu) * rs));
             let (mean_g, mean_gx) = (sum_g / cols as f32, sum_gx / cols as f32);
             for (((o, v), d), g) in out.iter_mut().zip(xr).zip(gr).zip(gamma) {
                 let xhat = (*v - mu) * rs;
