@@ -22,6 +22,31 @@ pub fn exp(x: f32) -> f32 {
     y * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
 
+/// `e^x` rounded to f32 from an f64 evaluation (reduction by ln 2, a degree-11 Taylor polynomial on
+/// |r| ≤ ln2/2, error below 1e-13): the correctly rounded result but in rare near-ties, as libm's `expf`,
+/// yet branch-free so that loops over slices vectorise. For softmax, where [`exp`]'s few ulp would show
+/// through Adam's normalisation.
+#[inline(always)]
+pub fn exp_exact(x: f32) -> f32 {
+    const LN2: f64 = std::f64::consts::LN_2;
+    let x = (x as f64).clamp(-110.0, 89.0);
+    let n = (x * std::f64::consts::LOG2_E).round_ties_even();
+    let r = x - n * LN2;
+    let mut p = 1.0 / 39_916_800.0;
+    p = p * r + 1.0 / 3_628_800.0;
+    p = p * r + 1.0 / 362_880.0;
+    p = p * r + 1.0 / 40_320.0;
+    p = p * r + 1.0 / 5_040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    (p * f64::from_bits(((n as i64 + 1023) as u64) << 52)) as f32
+}
+
 /// `tanh(x) = 1 - 2 / (e^{2x} + 1)`: absolute error below 2e-7 (relative error grows near 0, where
 /// callers such as `gelu_new` multiply it by a small number anyway).
 #[inline(always)]
@@ -64,6 +89,29 @@ mod tests {
             x += 0.001_3;
         }
         assert!(worst < 1.2e-7, "max relative error {worst:e}");
+    }
+
+    /// Against f64's `exp` rounded to f32: equal but in rare near-ties (off by one ulp there), and exact
+    /// zero and infinity-free at the ends of the range.
+    #[test]
+    fn exp_exact_rounds_correctly() {
+        let (mut differ, mut total) = (0, 0);
+        let mut x = -110.0f32;
+        while x < 88.7 {
+            let (got, want) = (exp_exact(x), (x as f64).exp() as f32);
+            if got != want {
+                differ += 1;
+                assert!(
+                    (got.to_bits() as i64 - want.to_bits() as i64).abs() <= 1,
+                    "exp_exact({x}): {got} vs {want}"
+                );
+            }
+            total += 1;
+            x += 0.000_37;
+        }
+        assert!(differ * 100_000 < total, "{differ} of {total} differ");
+        assert_eq!(exp_exact(-200.0), 0.0);
+        assert!(exp_exact(88.7).is_finite());
     }
 
     #[test]

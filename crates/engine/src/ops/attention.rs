@@ -9,6 +9,7 @@
 //! Saved probabilities are laid out sequence by sequence, head by head: `[heads, len_b, len_b]` blocks.
 
 use super::dropout::Dropout;
+use crate::fastmath;
 use crate::lanes::{max_f32, sum_f32};
 use crate::matmul::{gemm_raw, gemm_view, Par, View};
 use crate::packing::{Packing, MAX_POSITIONS};
@@ -149,11 +150,11 @@ pub fn attention_forward(
     })
 }
 
-/// Softmax over one row: lane-wise max and sum; `exp` from libm (the engine's branch-free one is a few
-/// ulp off, which Adam without bias correction turns into visible differences from PyTorch).
+/// Softmax over one row, vectorised: lane-wise max and sum, and an `exp` rounded as libm's (the engine's
+/// fastest `exp` is a few ulp off, which Adam without bias correction turns into visible differences).
 fn softmax_in_place(row: &mut [f32]) {
     let max = max_f32(row);
-    row.iter_mut().for_each(|v| *v = (*v - max).exp());
+    row.iter_mut().for_each(|v| *v = fastmath::exp_exact(*v - max));
     let inv = 1.0 / sum_f32(row, |_, v| v);
     row.iter_mut().for_each(|v| *v *= inv);
 }
