@@ -11,6 +11,7 @@
 //! | task metrics | [`accuracy`], [`f1`], [`matthews_corrcoef`], [`acc_and_f1`], [`pearson`], [`spearman`] | sklearn, scipy |
 //! | equal variances | [`levene`] with [`Center::Mean`] (Levene) or [`Center::Median`] (Brown-Forsythe) | `scipy.stats.levene` |
 //! | compare recipes | [`welch_t_test`], [`mann_whitney_u`], [`permutation_test`], [`bootstrap_ci`] | scipy |
+//! | failed runs, many tests | [`fisher_exact`], [`holm`] | scipy, statsmodels `multipletests` |
 //! | Dodge et al. | [`two_way_anova`], [`two_way_anova_replicated`], [`early_final_correlation`] | statsmodels `anova_lm` |
 //! | expected validation performance | [`expected_max`], [`expected_max_curve`] | allentune |
 //!
@@ -57,6 +58,7 @@ mod error;
 mod evp;
 mod failed;
 mod metrics;
+mod multiple;
 mod rank;
 mod resampling;
 mod rng;
@@ -80,6 +82,7 @@ pub use metrics::{
     acc_and_f1, accuracy, f1, matthews_corrcoef, pearson, pearson_test, spearman, spearman_test, AccAndF1,
     CorrelationTest,
 };
+pub use multiple::{fisher_exact, holm, FisherExact};
 pub use rank::rank_average;
 pub use resampling::{
     bootstrap_ci, permutation_test, permutation_test_exact, BootstrapCi, BootstrapStatistic, PermutationTest,
