@@ -3,6 +3,7 @@
 mod bench;
 mod data_stats;
 mod encode;
+mod report;
 mod study;
 mod train;
 
@@ -37,6 +38,13 @@ enum Command {
         #[command(subcommand)]
         command: study::StudyCommand,
     },
+    /// The stability report of studies or runs: Table 1, the tests, the figures (HTML, Markdown, CSV, JSON).
+    Report(report::ReportArgs),
+    /// Export runs for other viewers.
+    Export {
+        #[command(subcommand)]
+        command: report::ExportCommand,
+    },
     /// Time training steps (forward, backward, AdamW) of a randomly initialised encoder.
     Bench(bench::BenchArgs),
 }
@@ -58,6 +66,8 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(*args),
         Command::Data { command } => data_stats::run(command).map(|()| ExitCode::SUCCESS),
         Command::Study { command } => study::run(command),
+        Command::Report(args) => report::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Export { command } => report::export(command).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -103,6 +103,32 @@ pub fn run(command: StudyCommand) -> Result<ExitCode> {
     }
 }
 
+/// The report of the study's runs (those of its current grid, not orphans) in `DIR/report/`, once
+/// every run has ended; a report that cannot be made is said, and the study's own result stands.
+fn write_study_report(study: &Study, dir: &Path) {
+    let ended: Vec<PathBuf> =
+        study.runs.iter().filter(|r| study.store.finished(&r.id).is_some()).map(|r| study.store.run_dir(&r.id)).collect();
+    if ended.len() < study.runs.len() {
+        return;
+    }
+    let runs = match ended.iter().map(|d| stabletune_report::load_run(d)).collect::<Result<Vec<_>, _>>() {
+        Ok(runs) => runs,
+        Err(e) => return eprintln!("report not written: {e}"),
+    };
+    let out = dir.join("report");
+    let made = stabletune_report::analyse(vec![dir.to_path_buf()], runs, None)
+        .and_then(|r| stabletune_report::write_report(&r, &out, &stabletune_report::Format::ALL).map(|_| r));
+    match made {
+        Ok(r) => {
+            for t in &r.tasks {
+                eprintln!("{}: {}", t.task, t.recommendation.text);
+            }
+            eprintln!("report: {}", out.join("report.html").display());
+        }
+        Err(e) => eprintln!("report not written: {e}"),
+    }
+}
+
 fn absolute(p: &Path) -> Result<PathBuf> {
     std::path::absolute(p).with_context(|| format!("{}: cannot make the path absolute", p.display()))
 }
@@ -159,6 +185,7 @@ fn run_study(args: RunArgs) -> Result<ExitCode> {
     let text = serde_json::to_string_pretty(&rows).expect("serialisable") + "\n";
     stabletune_model::checkpoint::write_atomic(&dir.join("results.json"), text.as_bytes())?;
     println!("{}", results::render(&rows));
+    write_study_report(&study, &dir);
     if stop.load(Ordering::SeqCst) || !report.interrupted.is_empty() {
         eprintln!(
             "interrupted: {} runs stopped with a checkpoint; run the same command to continue",

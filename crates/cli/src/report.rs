@@ -1,0 +1,83 @@
+//! `stabletune report` and `stabletune export tensorboard`.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use stabletune_report::{build, tensorboard, write_report, Format};
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Study directories, folders of run directories, or run directories.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the report [default: DIR/report for one study directory, else ./report].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Settings that name a configuration, comma-separated (e.g. recipe,lr) [default: those that tell
+    /// runs apart other than by seed].
+    #[arg(long, value_delimiter = ',')]
+    pub group_by: Option<Vec<String>>,
+    /// Files to write, comma-separated: html, md, csv, json.
+    #[arg(long, value_delimiter = ',', default_value = "html,md,csv,json")]
+    pub format: Vec<String>,
+}
+
+#[derive(Subcommand)]
+pub enum ExportCommand {
+    /// TensorBoard event files, one folder per run (loss, lr, grad norm, dev metrics, per-layer grad norms).
+    Tensorboard {
+        /// Study directories, folders of run directories, or run directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// The log directory to write (open it with `tensorboard --logdir DIR`).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+pub fn run(args: ReportArgs) -> Result<()> {
+    let formats = parse_formats(&args.format)?;
+    let out = match (&args.out, args.dirs.as_slice()) {
+        (Some(o), _) => o.clone(),
+        (None, [one]) if one.join("runs").is_dir() => one.join("report"),
+        (None, _) => PathBuf::from("report"),
+    };
+    write(&args.dirs, &out, args.group_by.as_deref(), &formats)
+}
+
+/// Builds and writes a report, and prints its recommendations and where it is.
+pub fn write(dirs: &[PathBuf], out: &Path, group_by: Option<&[String]>, formats: &[Format]) -> Result<()> {
+    let report = build(dirs, group_by)?;
+    let files = write_report(&report, out, formats).with_context(|| format!("writing the report to {}", out.display()))?;
+    for t in &report.tasks {
+        eprintln!("{}: {}", t.task, t.recommendation.text);
+    }
+    let main = files.iter().find(|f| f.ends_with("report.html")).or(files.first());
+    if let Some(f) = main {
+        eprintln!("report: {} ({} runs, {} figures)", f.display(), report.runs.len(), report.figures.len());
+    }
+    Ok(())
+}
+
+fn parse_formats(list: &[String]) -> Result<Vec<Format>> {
+    let mut out = Vec::new();
+    for s in list {
+        match Format::parse(s) {
+            Some(f) if !out.contains(&f) => out.push(f),
+            Some(_) => {}
+            None => bail!("--format {s}: not one of html, md, csv, json"),
+        }
+    }
+    Ok(out)
+}
+
+pub fn export(command: ExportCommand) -> Result<()> {
+    match command {
+        ExportCommand::Tensorboard { dirs, out } => {
+            let runs = stabletune_report::load_runs(&dirs)?;
+            let written = tensorboard::export(&runs, &out)?;
+            eprintln!("{} runs written to {} (tensorboard --logdir {})", written, out.display(), out.display());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Figures of the runs' final results: box plots per configuration (Fig. 1), dev metric against final
+//! training loss (Fig. 8b) and expected validation performance against the number of runs (Dodge et
+//! al. 2019).
+
+use super::{colour, fig_err, padded_range, register_font, tick, Figure, FAILURE, FONT, GREY, HEIGHT, WIDTH};
+use crate::error::Result;
+use crate::groups::Group;
+use crate::load::RunData;
+use crate::table::{final_values, Row};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use stabletune_stats::{describe, expected_max_curve, Sampling};
+
+/// Deterministic horizontal jitter for the k-th point of a box: spreads points without randomness.
+fn jitter(k: usize) -> f64 {
+    const OFFSETS: [f64; 7] = [0.0, -0.12, 0.12, -0.06, 0.06, -0.18, 0.18];
+    OFFSETS[k % OFFSETS.len()] + 0.01 * (k / OFFSETS.len()) as f64
+}
+
+/// Fig. 1: one box per configuration (quartiles, whiskers to the furthest run within 1.5 IQR), every
+/// run as a point, failed runs as red crosses, the majority baseline as a dashed line.
+pub fn box_plots(task: &str, groups: &[&Group], rows: &[&Row], runs: &[RunData]) -> Result<Figure> {
+    register_font();
+    let id = format!("fig1-box-{task}");
+    let metric = groups.first().map(|g| g.metric.clone()).unwrap_or_default();
+    let per_group: Vec<Vec<(usize, f64)>> = groups.iter().map(|g| final_values(g, runs)).collect();
+    let baseline = rows.iter().find_map(|r| r.majority_baseline.filter(|_| r.baseline_metric.as_deref() == Some(&metric)));
+    let (y0, y1) = padded_range(per_group.iter().flatten().map(|p| p.1).chain(baseline));
+    let names: Vec<String> = groups.iter().map(|g| g.configuration.clone()).collect();
+    let k = groups.len();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(fig_err(&id))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("{task}: final dev {metric} per configuration"), (FONT, 20))
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(-0.5..(k as f64 - 0.5), y0..y1)
+            .map_err(fig_err(&id))?;
+        let xfmt = |x: &f64| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+                names[i as usize].clone()
+            } else {
+                String::new()
+            }
+        };
+        let yfmt = |y: &f64| tick(*y, y1 - y0);
+        chart
+            .configure_mesh()
+            .max_light_lines(1)
+            .disable_x_mesh()
+            .x_labels(k.max(1) * 2 + 1)
+            .x_label_formatter(&xfmt)
+            .y_label_formatter(&yfmt)
+            .x_desc("configuration")
+            .y_desc(format!("final dev {metric}"))
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 15))
+            .draw()
+            .map_err(fig_err(&id))?;
+        for (i, points) in per_group.iter().enumerate() {
+            let x = i as f64;
+            let c = colour(i);
+            let values: Vec<f64> = points.iter().map(|p| p.1).collect();
+            if let Ok(d) = describe(&values) {
+                let (lo_fence, hi_fence) = (d.q25 - 1.5 * d.iqr, d.q75 + 1.5 * d.iqr);
+                let lo = values.iter().copied().filter(|&v| v >= lo_fence).fold(f64::INFINITY, f64::min);
+                let hi = values.iter().copied().filter(|&v| v <= hi_fence).fold(f64::NEG_INFINITY, f64::max);
+                let w = 0.28;
+                chart
+                    .draw_series([
+                        Rectangle::new([(x - w, d.q25), (x + w, d.q75)], c.mix(0.18).filled()),
+                        Rectangle::new([(x - w, d.q25), (x + w, d.q75)], c.stroke_width(2)),
+                    ])
+                    .map_err(fig_err(&id))?;
+                chart
+                    .draw_series([
+                        PathElement::new(vec![(x - w, d.median), (x + w, d.median)], c.stroke_width(3)),
+                        PathElement::new(vec![(x, d.q75), (x, hi)], c.stroke_width(1)),
+                        PathElement::new(vec![(x, d.q25), (x, lo)], c.stroke_width(1)),
+                        PathElement::new(vec![(x - w / 2.0, hi), (x + w / 2.0, hi)], c.stroke_width(1)),
+                        PathElement::new(vec![(x - w / 2.0, lo), (x + w / 2.0, lo)], c.stroke_width(1)),
+                    ])
+                    .map_err(fig_err(&id))?;
+            }
+            for (j, &(run, v)) in points.iter().enumerate() {
+                let at = (x + jitter(j), v);
+                if runs[run].failed == Some(true) {
+                    chart.draw_series([Cross::new(at, 6, FAILURE.stroke_width(2))]).map_err(fig_err(&id))?;
+                } else {
+                    chart.draw_series([Circle::new(at, 4, BLACK.mix(0.75).filled())]).map_err(fig_err(&id))?;
+                }
+            }
+        }
+        if let Some(b) = baseline {
+            chart
+                .draw_series(DashedLineSeries::new(vec![(-0.5, b), (k as f64 - 0.5, b)], 8, 5, GREY.stroke_width(2)))
+                .map_err(fig_err(&id))?;
+            // Labelled at its left end, clear of the boxes (which start at -0.28) and their points.
+            chart
+                .draw_series([Text::new(
+                    format!("majority baseline {}", tick(b, 0.01)),
+                    (-0.48, b),
+                    (FONT, 13).into_font().color(&GREY).pos(Pos::new(HPos::Left, VPos::Bottom)),
+                )])
+                .map_err(fig_err(&id))?;
+        }
+        root.present().map_err(fig_err(&id))?;
+    }
+    let n: usize = per_group.iter().map(Vec::len).sum();
+    let failed: usize = rows.iter().map(|r| r.failed).sum();
+    Ok(Figure {
+        id,
+        title: format!("Final dev {metric} on {task} per configuration (Fig. 1)"),
+        caption: format!(
+            "Each point is one run's dev {metric} after its last update ({n} runs with a final value, {failed} failed: red \
+             crosses); boxes span the quartiles with the median as a thick line, whiskers reach the furthest run within \
+             1.5 IQR. {}",
+            match baseline {
+                Some(b) => format!("The dashed line is the majority-class baseline ({b:.4}): a run at or below it failed."),
+                None => "The majority baseline is of another metric than this one, so it is not drawn; failed runs are as \
+                         each run recorded them."
+                    .to_string(),
+            }
+        ),
+        svg,
+    })
+}
+
+/// The mean of a run's last ten logged training losses: one step's loss at batch 16 is noise.
+pub fn final_train_loss(run: &RunData) -> Option<f64> {
+    let tail: Vec<f64> = run.train.iter().rev().take(10).map(|s| s.loss).filter(|l| l.is_finite()).collect();
+    (!tail.is_empty()).then(|| tail.iter().sum::<f64>() / tail.len() as f64)
+}
+
+/// Fig. 8b: dev metric against final training loss, every run of the task, one colour per
+/// configuration, failed runs as crosses.
+pub fn metric_vs_loss(task: &str, groups: &[&Group], runs: &[RunData]) -> Result<Option<Figure>> {
+    register_font();
+    let id = format!("fig8b-metric-vs-loss-{task}");
+    let metric = groups.first().map(|g| g.metric.clone()).unwrap_or_default();
+    let points: Vec<Vec<(f64, f64, bool)>> = groups
+        .iter()
+        .map(|g| {
+            final_values(g, runs)
+                .into_iter()
+                .filter_map(|(i, v)| Some((final_train_loss(&runs[i])?, v, runs[i].failed == Some(true))))
+                .collect()
+        })
+        .collect();
+    let n: usize = points.iter().map(Vec::len).sum();
+    if n == 0 {
+        return Ok(None);
+    }
+    let (x0, x1) = padded_range(points.iter().flatten().map(|p| p.0));
+    let (y0, y1) = padded_range(points.iter().flatten().map(|p| p.1));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(fig_err(&id))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("{task}: dev {metric} against final training loss"), (FONT, 20))
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(fig_err(&id))?;
+        let xfmt = |x: &f64| tick(*x, x1 - x0);
+        let yfmt = |y: &f64| tick(*y, y1 - y0);
+        chart
+            .configure_mesh()
+            .max_light_lines(1)
+            .x_label_formatter(&xfmt)
+            .y_label_formatter(&yfmt)
+            .x_desc("final training loss (cross-entropy, mean of the last 10 updates)")
+            .y_desc(format!("final dev {metric}"))
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 15))
+            .draw()
+            .map_err(fig_err(&id))?;
+        for (i, (g, pts)) in groups.iter().zip(&points).enumerate() {
+            let c = colour(i);
+            chart
+                .draw_series(pts.iter().filter(|p| p.2).map(|&(x, y, _)| Cross::new((x, y), 6, c.stroke_width(2))))
+                .map_err(fig_err(&id))?;
+            chart
+                .draw_series(pts.iter().filter(|p| !p.2).map(|&(x, y, _)| Circle::new((x, y), 5, c.filled())))
+                .map_err(fig_err(&id))?
+                .label(g.configuration.clone())
+                .legend(move |(x, y)| Circle::new((x + 10, y), 5, c.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .label_font((FONT, 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .draw()
+            .map_err(fig_err(&id))?;
+        root.present().map_err(fig_err(&id))?;
+    }
+    Ok(Some(Figure {
+        id,
+        title: format!("Dev {metric} against final training loss on {task} (Fig. 8b)"),
+        caption: format!(
+            "One point per run ({n} runs), coloured by configuration; failed runs are crosses. The training loss is the \
+             mean of the run's last 10 logged updates. In the paper (Fig. 8b) failed runs end at a high training loss: \
+             they did not fit the training data, its evidence that failure is an optimisation problem."
+        ),
+        svg,
+    }))
+}
+
+/// Expected validation performance (Dodge et al. 2019): the expected best final dev metric among n
+/// runs drawn with replacement from a configuration's runs, with a +-1 std band clipped to the
+/// observed range.
+pub fn evp_curves(task: &str, groups: &[&Group], runs: &[RunData]) -> Result<Option<Figure>> {
+    register_font();
+    let id = format!("evp-{task}");
+    let metric = groups.first().map(|g| g.metric.clone()).unwrap_or_default();
+    let curves: Vec<(String, Vec<f64>, f64, f64)> = groups
+        .iter()
+        .filter_map(|g| {
+            let values: Vec<f64> = final_values(g, runs).into_iter().map(|p| p.1).collect();
+            let d = describe(&values).ok()?;
+            let _ = expected_max_curve(&values, Sampling::WithReplacement).ok()?;
+            Some((g.configuration.clone(), values, d.min, d.max))
+        })
+        .collect();
+    if curves.is_empty() {
+        return Ok(None);
+    }
+    let n_max = curves.iter().map(|c| c.1.len()).max().unwrap_or(1);
+    let (y0, y1) = padded_range(curves.iter().flat_map(|c| [c.2, c.3]));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(fig_err(&id))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("{task}: expected best dev {metric} of n runs"), (FONT, 20))
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.8..(n_max as f64 + 0.2), y0..y1)
+            .map_err(fig_err(&id))?;
+        let xfmt = |x: &f64| if (x - x.round()).abs() < 1e-6 { format!("{}", x.round() as i64) } else { String::new() };
+        let yfmt = |y: &f64| tick(*y, y1 - y0);
+        chart
+            .configure_mesh()
+            .max_light_lines(1)
+            .x_labels(n_max.min(25))
+            .x_label_formatter(&xfmt)
+            .y_label_formatter(&yfmt)
+            .x_desc("number of runs n (seeds tried)")
+            .y_desc(format!("expected max dev {metric}"))
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 15))
+            .draw()
+            .map_err(fig_err(&id))?;
+        for (i, (name, values, lo, hi)) in curves.iter().enumerate() {
+            let c = colour(i);
+            let curve = expected_max_curve(values, Sampling::WithReplacement).expect("checked above");
+            let upper: Vec<(f64, f64)> = curve.iter().map(|e| (e.n as f64, (e.mean + e.std).min(*hi))).collect();
+            let lower: Vec<(f64, f64)> = curve.iter().map(|e| (e.n as f64, (e.mean - e.std).max(*lo))).collect();
+            let band: Vec<(f64, f64)> = upper.iter().copied().chain(lower.iter().rev().copied()).collect();
+            chart.draw_series([Polygon::new(band, c.mix(0.15).filled())]).map_err(fig_err(&id))?;
+            chart
+                .draw_series(LineSeries::new(curve.iter().map(|e| (e.n as f64, e.mean)), c.stroke_width(2)))
+                .map_err(fig_err(&id))?
+                .label(format!("{name} ({} runs)", values.len()))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .label_font((FONT, 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(fig_err(&id))?;
+        root.present().map_err(fig_err(&id))?;
+    }
+    let total: usize = curves.iter().map(|c| c.1.len()).sum();
+    Ok(Some(Figure {
+        id,
+        title: format!("Expected validation performance on {task}"),
+        caption: format!(
+            "The expected best final dev {metric} among n runs drawn with replacement from each configuration's runs \
+             ({total} runs in all), E[max] = sum_i v(i) ((i/N)^n - ((i-1)/N)^n) over the sorted values (Dodge et al. \
+             2019); the band is +-1 std of that maximum, clipped to the range of the runs."
+        ),
+        svg,
+    }))
+}

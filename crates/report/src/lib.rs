@@ -1,0 +1,108 @@
+//! # stabletune-report: the stability report of a study
+//!
+//! Turns run directories (a study's, or any set of them) into Table 1 of Mosbach et al. with the tests
+//! that say whether a difference is real, Dodge et al.'s seed analysis, the paper's figures as SVG, and
+//! the report files: `report.html` (self-contained), `report.md` (with the SVGs beside it), `runs.csv`
+//! and `report.json`. It reads only the run store's files (`config.toml`, `summary.json`,
+//! `metrics.jsonl`), so studies run anywhere can be reported anywhere. TensorBoard export is in
+//! [`tensorboard`].
+
+mod dodge;
+mod error;
+pub mod figures;
+mod groups;
+mod load;
+mod render;
+mod table;
+pub mod tensorboard;
+mod verdicts;
+
+pub use dodge::{dodge_grids, DodgeGrid, Effect};
+pub use error::{ReportError, Result};
+pub use figures::Figure;
+pub use groups::{group_keys, label, make_groups, paper_metric, Group};
+pub use load::{load_run, load_runs, short_number, EvalRecord, RunData, StepRecord};
+pub use render::{write_report, Format};
+pub use table::{row, Row, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
+pub use verdicts::{Comparison, Recommendation, TaskVerdict, TestResult, ALPHA};
+
+use std::path::PathBuf;
+
+/// Everything a report shows, computed from the runs.
+#[derive(Debug)]
+pub struct Report {
+    /// The folders the runs were read from, as given.
+    pub sources: Vec<PathBuf>,
+    pub runs: Vec<RunData>,
+    /// The settings whose values name the configurations.
+    pub group_keys: Vec<String>,
+    pub groups: Vec<Group>,
+    /// Table 1, one row per group, in the same order.
+    pub rows: Vec<Row>,
+    pub tasks: Vec<TaskVerdict>,
+    pub dodge: Vec<DodgeGrid>,
+    pub figures: Vec<Figure>,
+}
+
+/// Reads the runs under `sources` and computes the report (`group_by`: the settings that name
+/// configurations; by default those that tell runs apart other than by seed).
+pub fn build(sources: &[PathBuf], group_by: Option<&[String]>) -> Result<Report> {
+    let runs = load_runs(sources)?;
+    analyse(sources.to_vec(), runs, group_by)
+}
+
+/// The report of runs already read.
+pub fn analyse(sources: Vec<PathBuf>, runs: Vec<RunData>, group_by: Option<&[String]>) -> Result<Report> {
+    if runs.is_empty() {
+        return Err(ReportError::Input("no runs to report".into()));
+    }
+    let group_keys = group_keys(&runs, group_by)?;
+    let groups = make_groups(&runs, &group_keys);
+    let rows: Vec<Row> = groups.iter().map(|g| row(g, &runs)).collect();
+    let tasks = verdicts::verdicts(&groups, &rows, &runs);
+    let dodge = dodge_grids(&groups, &runs);
+    let figures = make_figures(&groups, &rows, &runs)?;
+    Ok(Report { sources, runs, group_keys, groups, rows, tasks, dodge, figures })
+}
+
+fn make_figures(groups: &[Group], rows: &[Row], runs: &[RunData]) -> Result<Vec<Figure>> {
+    let mut out = Vec::new();
+    let mut tasks: Vec<&str> = Vec::new();
+    for g in groups {
+        if !tasks.contains(&g.task.as_str()) {
+            tasks.push(&g.task);
+        }
+    }
+    for task in &tasks {
+        let gs: Vec<&Group> = groups.iter().filter(|g| g.task == *task).collect();
+        let rs: Vec<&Row> = rows.iter().filter(|r| r.task == *task).collect();
+        if rs.iter().all(|r| r.n == 0) {
+            continue;
+        }
+        out.push(figures::box_plots(task, &gs, &rs, runs)?);
+        for g in &gs {
+            out.extend(figures::training_curves(g, runs)?);
+        }
+        out.extend(figures::grad_norm_figures(task, &gs, runs)?);
+        out.extend(figures::metric_vs_loss(task, &gs, runs)?);
+        out.extend(figures::evp_curves(task, &gs, runs)?);
+    }
+    // Fig. 6 when the study has runs with and without bias correction.
+    let corrected = |r: &RunData| r.settings.get("bias_correction").map(|v| v == "true");
+    if runs.iter().any(|r| corrected(r) == Some(true)) && runs.iter().any(|r| corrected(r) == Some(false)) {
+        let mut betas: Vec<(f64, f64)> = Vec::new();
+        for r in runs.iter().filter(|r| corrected(r) == Some(true)) {
+            let get = |k: &str| r.settings.get(k).and_then(|v| v.parse::<f64>().ok());
+            if let (Some(b1), Some(b2)) = (get("adam_beta1"), get("adam_beta2")) {
+                if !betas.contains(&(b1, b2)) {
+                    betas.push((b1, b2));
+                }
+            }
+        }
+        let t_max = runs.iter().filter_map(|r| r.total_steps).max().unwrap_or(1000);
+        if !betas.is_empty() {
+            out.push(figures::bias_correction(&betas, t_max)?);
+        }
+    }
+    Ok(out)
+}

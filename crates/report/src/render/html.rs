@@ -1,0 +1,227 @@
+//! `report.html`: one file, figures inlined as SVG, CSS inline, no script and nothing fetched from the
+//! network, so it reads offline and prints.
+
+use super::{cell, interval, runs_table};
+use crate::Report;
+use std::fmt::Write;
+
+const CSS: &str = "
+body { font-family: 'DejaVu Sans', 'Helvetica Neue', Arial, sans-serif; color: #222; max-width: 1000px;
+       margin: 2em auto; padding: 0 1em; line-height: 1.45; }
+h1 { font-size: 1.7em; margin-bottom: 0.2em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
+th { background: #f2f2f2; } td.text, th.text { text-align: left; }
+.ci { color: #666; font-size: 0.85em; } .failed { color: #c62828; font-weight: bold; }
+.recommend { border-left: 4px solid #2e7d32; background: #f1f8e9; padding: 0.5em 1em; }
+.recommend.unclear { border-color: #f9a825; background: #fffde7; }
+.meta { color: #555; font-size: 0.9em; } figure { margin: 1.5em 0; page-break-inside: avoid; }
+figure svg { max-width: 100%; height: auto; } figcaption { font-size: 0.9em; color: #444; }
+.runs { font-size: 0.75em; } .scroll { overflow-x: auto; } .runs td:first-child { white-space: nowrap; } @media print { body { max-width: none; } h2 { page-break-after: avoid; } }
+";
+
+pub(crate) fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+pub(crate) fn render(r: &Report) -> String {
+    let mut h = String::new();
+    let title = "Fine-tuning stability report";
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title><style>{CSS}</style></head><body>\n"
+    );
+    let _ = writeln!(h, "<h1>{title}</h1>");
+    let sources: Vec<String> = r.sources.iter().map(|p| escape(&p.display().to_string())).collect();
+    let ended = r.runs.iter().filter(|x| x.ended()).count();
+    let _ = writeln!(
+        h,
+        "<p class=\"meta\">{} runs ({} ended) from {}; configurations named by {}. Made by stabletune {}.</p>",
+        r.runs.len(),
+        ended,
+        sources.join(", "),
+        if r.group_keys.is_empty() { "nothing (one configuration)".into() } else { escape(&r.group_keys.join(", ")) },
+        env!("CARGO_PKG_VERSION")
+    );
+    table1(&mut h, r);
+    verdicts(&mut h, r);
+    dodge(&mut h, r);
+    let _ = writeln!(h, "<h2>Figures</h2>");
+    for f in &r.figures {
+        let _ = writeln!(
+            h,
+            "<figure id=\"{}\">\n{}\n<figcaption><b>{}.</b> {}</figcaption></figure>",
+            f.id,
+            strip_xml_header(&f.svg),
+            escape(&f.title),
+            escape(&f.caption)
+        );
+    }
+    runs(&mut h, r);
+    h.push_str("</body></html>\n");
+    h
+}
+
+fn strip_xml_header(svg: &str) -> &str {
+    match svg.find("<svg") {
+        Some(i) => &svg[i..],
+        None => svg,
+    }
+}
+
+fn table1(h: &mut String, r: &Report) {
+    let _ = writeln!(h, "<h2>Stability over seeds (Table 1)</h2>");
+    let _ = writeln!(
+        h,
+        "<p>The final dev metric of each run (after its last update), per task and configuration: std over seeds (ddof \
+         1), mean, median, min and max, and failed runs (at or below the majority-class baseline, or diverged). \
+         Brackets are 95% percentile-bootstrap intervals ({} resamples).</p>",
+        crate::BOOTSTRAP_RESAMPLES
+    );
+    h.push_str("<table><tr><th class=\"text\">task</th><th class=\"text\">configuration</th><th class=\"text\">metric</th><th>n</th><th>std</th><th>mean</th><th>median</th><th>min</th><th>max</th><th>failed</th><th>baseline</th></tr>\n");
+    for row in &r.rows {
+        let baseline = match (&row.majority_baseline, &row.baseline_metric) {
+            (Some(b), Some(m)) if *m == row.metric => format!("{b:.4}"),
+            (Some(b), Some(m)) => format!("{b:.4} ({})", escape(m)),
+            _ => "-".into(),
+        };
+        let pending = if row.runs > row.ended { format!(" <span class=\"ci\">({} not ended)</span>", row.runs - row.ended) } else { String::new() };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}{pending}</td><td>{} <span class=\"ci\">{}</span></td><td>{} <span class=\"ci\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td{}>{}/{}</td><td>{}</td></tr>",
+            escape(&row.task),
+            escape(&row.configuration),
+            escape(&row.metric),
+            row.n,
+            cell(row.std),
+            interval(row.std_ci),
+            cell(row.mean),
+            interval(row.mean_ci),
+            cell(row.median),
+            cell(row.min),
+            cell(row.max),
+            if row.failed > 0 { " class=\"failed\"" } else { "" },
+            row.failed,
+            row.ended,
+            baseline
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+fn p_cell(t: &crate::TestResult) -> String {
+    match (t.p, t.p_holm) {
+        (Some(p), Some(a)) => format!("{} <span class=\"ci\">({})</span>", crate::verdicts::p_text(a), crate::verdicts::p_text(p)),
+        _ => "undefined".into(),
+    }
+}
+
+fn verdicts(h: &mut String, r: &Report) {
+    let _ = writeln!(h, "<h2>Is the difference real?</h2>");
+    let _ = writeln!(
+        h,
+        "<p>Each configuration against the one of second-smallest std (the comparison of Mosbach et al.): Levene's test \
+         (mean-centred) and Brown-Forsythe's (median-centred) on spread, Welch's t-test and Mann-Whitney's U on means, \
+         Fisher's exact test on failed runs. p-values are Holm-adjusted over each test's column of the whole table \
+         (unadjusted in brackets); a difference is called real at adjusted p &lt; {}.</p>",
+        crate::ALPHA
+    );
+    for t in &r.tasks {
+        let _ = writeln!(h, "<h3>{} ({})</h3>", escape(&t.task), escape(&t.metric));
+        if !t.comparisons.is_empty() {
+            h.push_str("<table><tr><th class=\"text\">configuration</th><th class=\"text\">against</th><th>Levene</th><th>Brown-Forsythe</th><th>Welch</th><th>Mann-Whitney</th><th>Fisher (failed)</th></tr>\n");
+            for c in &t.comparisons {
+                let _ = writeln!(
+                    h,
+                    "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(&c.configuration),
+                    escape(&c.reference),
+                    p_cell(&c.levene),
+                    p_cell(&c.brown_forsythe),
+                    p_cell(&c.welch),
+                    p_cell(&c.mann_whitney),
+                    p_cell(&c.fisher)
+                );
+            }
+            h.push_str("</table>\n<ul>\n");
+            for c in &t.comparisons {
+                for s in &c.sentences {
+                    let _ = writeln!(h, "<li>{}</li>", escape(s));
+                }
+            }
+            h.push_str("</ul>\n");
+        }
+        for n in &t.notes {
+            let _ = writeln!(h, "<p>{}</p>", escape(n));
+        }
+        let _ = writeln!(
+            h,
+            "<p class=\"recommend{}\"><b>Recommendation.</b> {}</p>",
+            if t.recommendation.clearly_better { "" } else { " unclear" },
+            escape(&t.recommendation.text)
+        );
+    }
+}
+
+fn dodge(h: &mut String, r: &Report) {
+    if r.dodge.is_empty() {
+        return;
+    }
+    let _ = writeln!(h, "<h2>Init seed against data seed (Dodge et al.)</h2>");
+    let _ = writeln!(
+        h,
+        "<p>Two-way ANOVA of the final dev metric over the grid of init seeds (new weights, dropout) and data seeds \
+         (training order): the share of the total sum of squares each explains, and Spearman's correlation of the first \
+         evaluation after step 0 with the final metric (does an early evaluation predict the end?).</p>"
+    );
+    h.push_str("<table><tr><th class=\"text\">task</th><th class=\"text\">configuration</th><th>grid</th><th>init share (p)</th><th>data share (p)</th><th>interaction share (p)</th><th>residual share</th><th>early step</th><th>Spearman (p)</th></tr>\n");
+    let eff = |e: &Option<crate::Effect>| {
+        e.as_ref().map(|e| format!("{:.1}% ({})", 100.0 * e.share, crate::verdicts::p_text(e.p))).unwrap_or_else(|| "-".into())
+    };
+    for d in &r.dodge {
+        let spearman = match (d.spearman, d.spearman_p) {
+            (Some(s), Some(p)) => format!("{s:.3} ({})", crate::verdicts::p_text(p)),
+            _ => d.spearman_undefined.clone().unwrap_or_else(|| "-".into()),
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{} x {} x {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&d.task),
+            escape(&d.configuration),
+            d.init_seeds,
+            d.data_seeds,
+            d.replicates,
+            eff(&d.init),
+            eff(&d.data),
+            eff(&d.interaction),
+            d.residual_share.map(|s| format!("{:.1}%", 100.0 * s)).unwrap_or_else(|| escape(d.undefined.as_deref().unwrap_or("-"))),
+            match (d.early_step, d.early_fraction) {
+                (Some(s), Some(f)) => format!("{s} ({:.0}%)", 100.0 * f),
+                (Some(s), None) => s.to_string(),
+                _ => "-".into(),
+            },
+            escape(&spearman)
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+fn runs(h: &mut String, r: &Report) {
+    let (header, rows) = runs_table(r);
+    let _ = writeln!(h, "<h2>Runs</h2>\n<p>Every run read (also in runs.csv).</p>\n<div class=\"scroll\"><table class=\"runs\"><tr>");
+    let keep: Vec<usize> = (0..header.len()).filter(|&i| header[i] != "dir").collect();
+    for &i in &keep {
+        let _ = write!(h, "<th class=\"text\">{}</th>", escape(&header[i]));
+    }
+    h.push_str("</tr>\n");
+    for row in &rows {
+        h.push_str("<tr>");
+        for &i in &keep {
+            let v = &row[i];
+            let shown = v.parse::<f64>().ok().filter(|_| v.contains('.') && header[i] != "run").map(|x| format!("{x:.4}"));
+            let _ = write!(h, "<td class=\"text\">{}</td>", escape(shown.as_deref().unwrap_or(v)));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table></div>\n");
+}
