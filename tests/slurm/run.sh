@@ -120,6 +120,8 @@ for run in $runs; do
     [ "$(strip "$c")" = "$(strip "$l")" ] || { echo "$run: summary differs"; fail=1; }
 done
 [ -z "$(ls "$DIR/cluster/claims")" ] || { echo "claims left behind"; fail=1; }
+# The array task that ended the study's last run wrote its report.
+[ -f "$DIR/cluster/report/report.html" ] || { echo "no report after the job array"; fail=1; }
 for t in 0 1 2; do
     grep -q "shard $t/3" "$DIR"/cluster/slurm/*_"$t".out || { echo "array task $t did not run shard $t/3"; fail=1; }
 done

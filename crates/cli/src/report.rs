@@ -48,7 +48,8 @@ pub fn run(args: ReportArgs) -> Result<()> {
 /// Builds and writes a report, and prints its recommendations and where it is.
 pub fn write(dirs: &[PathBuf], out: &Path, group_by: Option<&[String]>, formats: &[Format]) -> Result<()> {
     let report = build(dirs, group_by)?;
-    let files = write_report(&report, out, formats).with_context(|| format!("writing the report to {}", out.display()))?;
+    let files = write_report(&report, out, formats)
+        .with_context(|| format!("writing the report to {}", out.display()))?;
     for t in &report.tasks {
         eprintln!("{}: {}", t.task, t.recommendation.text);
     }
@@ -76,7 +77,12 @@ pub fn export(command: ExportCommand) -> Result<()> {
         ExportCommand::Tensorboard { dirs, out } => {
             let runs = stabletune_report::load_runs(&dirs)?;
             let written = tensorboard::export(&runs, &out)?;
-            eprintln!("{} runs written to {} (tensorboard --logdir {})", written, out.display(), out.display());
+            eprintln!(
+                "{} runs written to {} (tensorboard --logdir {})",
+                written,
+                out.display(),
+                out.display()
+            );
             Ok(())
         }
     }

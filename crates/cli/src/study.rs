@@ -106,8 +106,12 @@ pub fn run(command: StudyCommand) -> Result<ExitCode> {
 /// The report of the study's runs (those of its current grid, not orphans) in `DIR/report/`, once
 /// every run has ended; a report that cannot be made is said, and the study's own result stands.
 fn write_study_report(study: &Study, dir: &Path) {
-    let ended: Vec<PathBuf> =
-        study.runs.iter().filter(|r| study.store.finished(&r.id).is_some()).map(|r| study.store.run_dir(&r.id)).collect();
+    let ended: Vec<PathBuf> = study
+        .runs
+        .iter()
+        .filter(|r| study.store.finished(&r.id).is_some())
+        .map(|r| study.store.run_dir(&r.id))
+        .collect();
     if ended.len() < study.runs.len() {
         return;
     }

@@ -149,7 +149,41 @@ fn shards_split_the_study_and_slurm_scripts_name_them() {
         let now = runs(&out);
         assert_eq!(now.len() - seen.len(), [3, 3, 2][i], "shard {i} of 3 runs its own runs only");
         seen = now;
+        // The report is written by the shard that ends the study's last run, not before.
+        assert_eq!(out.join("report/report.html").is_file(), i == 2, "shard {i}");
     }
+    let report = std::fs::read_to_string(out.join("report/report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["runs"].as_array().unwrap().len(), 8);
+    assert_eq!(report["table"].as_array().unwrap().len(), 2);
+
+    // `report` on the study again, elsewhere, in two formats; then the exports and the errors.
+    let again = root.path().join("again");
+    let o = stabletune(&[
+        "report",
+        out.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+        "--format",
+        "md,csv",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(again.join("report.md").is_file() && again.join("runs.csv").is_file());
+    assert!(!again.join("report.html").exists());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("sst-2: "), "the recommendation is printed");
+    let tb = root.path().join("tb");
+    let o = stabletune(&["export", "tensorboard", out.to_str().unwrap(), "--out", tb.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_dir(&tb).unwrap().count(), 8);
+    let o = stabletune(&["report", root.path().join("sst2").to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no run directories"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = stabletune(&["report", out.to_str().unwrap(), "--format", "pdf"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--format pdf"));
     let o = stabletune(&[
         "study",
         "slurm",

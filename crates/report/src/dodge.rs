@@ -52,8 +52,10 @@ fn grid(g: &Group, runs: &[RunData]) -> Option<DodgeGrid> {
         let v = *r.final_metrics.get(&g.metric)?;
         cells.entry((r.init_seed?, r.data_seed?)).or_default().push(v);
     }
-    let inits: Vec<u64> = cells.keys().map(|k| k.0).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    let datas: Vec<u64> = cells.keys().map(|k| k.1).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let inits: Vec<u64> =
+        cells.keys().map(|k| k.0).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let datas: Vec<u64> =
+        cells.keys().map(|k| k.1).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     let replicates = cells.values().next()?.len();
     if inits.len() < 2 || datas.len() < 2 || cells.len() != inits.len() * datas.len() {
         return None;
@@ -107,7 +109,8 @@ fn grid(g: &Group, runs: &[RunData]) -> Option<DodgeGrid> {
             })
             .collect();
         out.early_step = Some(step);
-        out.early_fraction = members.iter().find_map(|r| r.total_steps).map(|t| step as f64 / t.max(1) as f64);
+        out.early_fraction =
+            members.iter().find_map(|r| r.total_steps).map(|t| step as f64 / t.max(1) as f64);
         let (e, f): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
         match early_final_correlation(&e, &f) {
             Ok(c) => {

@@ -116,7 +116,12 @@ pub fn make_groups(runs: &[RunData], keys: &[String]) -> Vec<Group> {
         let configuration = label(run, keys);
         match groups.iter_mut().find(|g| g.task == run.task && g.configuration == configuration) {
             Some(g) => g.runs.push(i),
-            None => groups.push(Group { task: run.task.clone(), configuration, metric: String::new(), runs: vec![i] }),
+            None => groups.push(Group {
+                task: run.task.clone(),
+                configuration,
+                metric: String::new(),
+                runs: vec![i],
+            }),
         }
     }
     let tasks: Vec<String> = {

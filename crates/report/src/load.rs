@@ -112,7 +112,8 @@ pub fn load_run(dir: &Path) -> Result<RunData> {
         let line = e.span().map(|s| text[..s.start].lines().count().max(1));
         format_error(&config_path, line, e.message().to_string())
     })?;
-    let settings: BTreeMap<String, String> = table.iter().map(|(k, v)| (k.clone(), setting_text(v))).collect();
+    let settings: BTreeMap<String, String> =
+        table.iter().map(|(k, v)| (k.clone(), setting_text(v))).collect();
     let task = settings
         .get("task")
         .cloned()
@@ -211,14 +212,16 @@ fn read_metrics(path: &Path, run: &mut RunData) -> Result<()> {
         };
         let step = v["step"].as_u64().ok_or_else(|| format_error(path, Some(i + 1), "no `step`"))?;
         if v.get("eval").is_some() {
-            let metrics = metric_map(path, &v["eval"]).map_err(|_| {
-                format_error(path, Some(i + 1), "`eval` is not an object of numbers")
-            })?;
+            let metrics = metric_map(path, &v["eval"])
+                .map_err(|_| format_error(path, Some(i + 1), "`eval` is not an object of numbers"))?;
             evals.insert(step, EvalRecord { step, metrics });
             continue;
         }
         if let Some(loss) = v["loss"].as_f64() {
-            train.insert(step, StepRecord { step, loss, lr: v["lr"].as_f64(), grad_norm: v["grad_norm"].as_f64() });
+            train.insert(
+                step,
+                StepRecord { step, loss, lr: v["lr"].as_f64(), grad_norm: v["grad_norm"].as_f64() },
+            );
         } else if !v["loss"].is_null() {
             return Err(format_error(path, Some(i + 1), "`loss` is not a number"));
         }

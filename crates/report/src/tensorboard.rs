@@ -65,7 +65,8 @@ pub fn push_record(out: &mut Vec<u8>, data: &[u8]) {
 /// The bytes of an event file: the version event, then `events` in order.
 pub fn event_file(start_wall_time: f64, events: &[Event]) -> Vec<u8> {
     let mut out = Vec::new();
-    let version = Event { wall_time: start_wall_time, step: 0, what: Some(What::FileVersion("brain.Event:2".into())) };
+    let version =
+        Event { wall_time: start_wall_time, step: 0, what: Some(What::FileVersion("brain.Event:2".into())) };
     push_record(&mut out, &version.encode_to_vec());
     for e in events {
         push_record(&mut out, &e.encode_to_vec());
@@ -98,7 +99,8 @@ pub fn read_events(path: &Path) -> Result<Vec<Event>> {
         }
         let len = u64::from_le_bytes(len_bytes.try_into().unwrap()) as usize;
         let data = bytes.get(at + 12..at + 12 + len).ok_or_else(|| bad(at, "truncated data"))?;
-        let crc = bytes.get(at + 12 + len..at + 16 + len).ok_or_else(|| bad(at, "truncated data checksum"))?;
+        let crc =
+            bytes.get(at + 12 + len..at + 16 + len).ok_or_else(|| bad(at, "truncated data checksum"))?;
         if u32::from_le_bytes(crc.try_into().unwrap()) != masked_crc(data) {
             return Err(bad(at, "data checksum does not match"));
         }
@@ -132,7 +134,8 @@ pub fn run_events(run: &RunData, start: f64) -> Vec<Event> {
     for (step, norms) in &run.grad_norms {
         let mut sq: BTreeMap<usize, f64> = BTreeMap::new();
         for (name, v) in norms {
-            let layer = name.split(".layer.").nth(1).and_then(|r| r.split('.').next()).and_then(|n| n.parse().ok());
+            let layer =
+                name.split(".layer.").nth(1).and_then(|r| r.split('.').next()).and_then(|n| n.parse().ok());
             if let Some(l) = layer {
                 *sq.entry(l).or_default() += v * v;
             }

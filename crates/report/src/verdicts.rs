@@ -92,7 +92,10 @@ pub fn verdicts(groups: &[Group], rows: &[Row], runs: &[RunData]) -> Vec<TaskVer
             .iter()
             .zip(rows)
             .filter(|(g, _)| g.task == task)
-            .map(|(g, row)| Sample { row, values: final_values(g, runs).into_iter().map(|(_, v)| v).collect() })
+            .map(|(g, row)| Sample {
+                row,
+                values: final_values(g, runs).into_iter().map(|(_, v)| v).collect(),
+            })
             .collect();
         tasks.push(task_verdict(task, &samples));
     }
@@ -105,7 +108,10 @@ pub fn verdicts(groups: &[Group], rows: &[Row], runs: &[RunData]) -> Vec<TaskVer
             .iter()
             .zip(rows)
             .filter(|(g, _)| g.task == t.task)
-            .map(|(g, row)| Sample { row, values: final_values(g, runs).into_iter().map(|(_, v)| v).collect() })
+            .map(|(g, row)| Sample {
+                row,
+                values: final_values(g, runs).into_iter().map(|(_, v)| v).collect(),
+            })
             .collect();
         t.recommendation = recommend(&samples);
     }
@@ -156,7 +162,9 @@ fn compare(task: &str, x: &Sample, r: &Sample) -> Comparison {
         levene: TestResult::of(levene(&groups, Center::Mean), |t| t.p_value),
         brown_forsythe: TestResult::of(levene(&groups, Center::Median), |t| t.p_value),
         welch: TestResult::of(welch_t_test(&x.values, &r.values), |t| t.p_value),
-        mann_whitney: TestResult::of(mann_whitney_u(&x.values, &r.values, MannWhitneyMethod::Auto), |t| t.p_value),
+        mann_whitney: TestResult::of(mann_whitney_u(&x.values, &r.values, MannWhitneyMethod::Auto), |t| {
+            t.p_value
+        }),
         fisher: TestResult::of(fisher_exact([failed(x), failed(r)]), |t| t.p_value),
         sentences: Vec::new(),
     }
@@ -173,8 +181,12 @@ fn adjust(tasks: &mut [TaskVerdict]) {
         |c| &mut c.fisher,
     ];
     for pick in columns {
-        let mut cells: Vec<&mut TestResult> =
-            tasks.iter_mut().flat_map(|t| t.comparisons.iter_mut()).map(pick).filter(|t| t.p.is_some()).collect();
+        let mut cells: Vec<&mut TestResult> = tasks
+            .iter_mut()
+            .flat_map(|t| t.comparisons.iter_mut())
+            .map(pick)
+            .filter(|t| t.p.is_some())
+            .collect();
         let ps: Vec<f64> = cells.iter().map(|t| t.p.unwrap()).collect();
         let adjusted = holm(&ps).expect("p-values are in [0, 1]");
         for (cell, a) in cells.iter_mut().zip(adjusted) {
@@ -217,7 +229,8 @@ fn sentences(c: &Comparison, rows: &[Row]) -> Vec<String> {
         ),
     });
     // Means.
-    let means = format!("mean {} against {}", num(x.mean.unwrap_or(f64::NAN)), num(r.mean.unwrap_or(f64::NAN)));
+    let means =
+        format!("mean {} against {}", num(x.mean.unwrap_or(f64::NAN)), num(r.mean.unwrap_or(f64::NAN)));
     let mw = c.mann_whitney.p_holm.map(fmt_p).unwrap_or_else(|| "undefined".into());
     out.push(match c.welch.p_holm {
         Some(p) if c.welch.significant() || c.mann_whitney.significant() => format!(
@@ -280,10 +293,10 @@ fn num(x: f64) -> String {
     }
 }
 
-/// The configuration with the highest median among those not worse in failed runs (Fisher's test
-/// against the configuration with the fewest failures, unadjusted, so that doubt excludes nobody),
-/// and whether the tests single it out: against every other configuration, either a higher metric
-/// (Mann-Whitney) or fewer failures (Fisher), Holm-adjusted over those pairs.
+/// The configuration with the highest median among those not worse in failed runs (the smallest
+/// failed fraction of the task), and whether the tests single it out: against every other
+/// configuration, either a higher metric (Mann-Whitney) or fewer failures (Fisher), Holm-adjusted
+/// over those pairs.
 fn recommend(samples: &[Sample]) -> Recommendation {
     let with_runs: Vec<&Sample> = samples.iter().filter(|s| s.row.median.is_some()).collect();
     let none = |text: String| Recommendation { configuration: None, clearly_better: false, text };
@@ -294,26 +307,40 @@ fn recommend(samples: &[Sample]) -> Recommendation {
             return Recommendation {
                 configuration: Some(s.row.configuration.clone()),
                 clearly_better: false,
-                text: format!("Only one configuration ({}): nothing to compare it with.", s.row.configuration),
+                text: format!(
+                    "Only one configuration ({}): nothing to compare it with.",
+                    s.row.configuration
+                ),
             };
         }
         _ => {}
     }
     let rate = |s: &Sample| s.row.failed as f64 / s.row.ended.max(1) as f64;
-    let fewest = with_runs.iter().min_by(|a, b| rate(a).total_cmp(&rate(b))).unwrap();
+    let fewest = with_runs.iter().map(|s| rate(s)).fold(f64::INFINITY, f64::min);
+    if fewest >= 1.0 {
+        return none(format!(
+            "Every run of every configuration failed (at or below the majority baseline, or diverged): none of \
+             them fine-tunes {} here.",
+            with_runs[0].row.task
+        ));
+    }
     let table = |s: &Sample| [s.row.failed as u64, (s.row.ended - s.row.failed) as u64];
-    let candidates: Vec<&&Sample> = with_runs
-        .iter()
-        .filter(|s| rate(s) <= rate(fewest) || fisher_exact([table(s), table(fewest)]).map(|t| t.p_value >= ALPHA).unwrap_or(true))
-        .collect();
-    let best = candidates.iter().max_by(|a, b| a.row.median.unwrap().total_cmp(&b.row.median.unwrap())).unwrap();
-    let others: Vec<&&Sample> = with_runs.iter().filter(|s| s.row.configuration != best.row.configuration).collect();
+    // "Not worse in failed runs": the smallest failed fraction of the task.
+    let candidates: Vec<&&Sample> = with_runs.iter().filter(|s| rate(s) <= fewest).collect();
+    let best =
+        candidates.iter().max_by(|a, b| a.row.median.unwrap().total_cmp(&b.row.median.unwrap())).unwrap();
+    let others: Vec<&&Sample> =
+        with_runs.iter().filter(|s| s.row.configuration != best.row.configuration).collect();
     let mw: Vec<f64> = others
         .iter()
-        .map(|o| mann_whitney_u(&best.values, &o.values, MannWhitneyMethod::Auto).map(|t| t.p_value).unwrap_or(1.0))
+        .map(|o| {
+            mann_whitney_u(&best.values, &o.values, MannWhitneyMethod::Auto).map(|t| t.p_value).unwrap_or(1.0)
+        })
         .collect();
-    let fi: Vec<f64> =
-        others.iter().map(|o| fisher_exact([table(best), table(o)]).map(|t| t.p_value).unwrap_or(1.0)).collect();
+    let fi: Vec<f64> = others
+        .iter()
+        .map(|o| fisher_exact([table(best), table(o)]).map(|t| t.p_value).unwrap_or(1.0))
+        .collect();
     let (mw, fi) = (holm(&mw).unwrap(), holm(&fi).unwrap());
     let mut evidence = Vec::new();
     let mut doubts = Vec::new();
@@ -322,10 +349,15 @@ fn recommend(samples: &[Sample]) -> Recommendation {
         let fewer = rate(best) < rate(o) && fi[k] < ALPHA;
         let vs = &o.row.configuration;
         if higher {
-            evidence.push(format!("a higher {} than {vs} (Mann-Whitney p = {}, Holm-adjusted)", best.row.metric, fmt_p(mw[k])));
+            evidence.push(format!(
+                "a higher {} than {vs} (Mann-Whitney p = {}, Holm-adjusted)",
+                best.row.metric,
+                fmt_p(mw[k])
+            ));
         }
         if fewer {
-            evidence.push(format!("fewer failed runs than {vs} (Fisher p = {}, Holm-adjusted)", fmt_p(fi[k])));
+            evidence
+                .push(format!("fewer failed runs than {vs} (Fisher p = {}, Holm-adjusted)", fmt_p(fi[k])));
         }
         if !higher && !fewer {
             doubts.push(format!(
@@ -339,7 +371,14 @@ fn recommend(samples: &[Sample]) -> Recommendation {
         }
     }
     let b = &best.row;
-    let head = format!("{} has the highest median {} ({}) with {} of {} runs failed", b.configuration, b.metric, num(b.median.unwrap()), b.failed, b.ended);
+    let head = format!(
+        "{} has the highest median {} ({}) with {} of {} runs failed",
+        b.configuration,
+        b.metric,
+        num(b.median.unwrap()),
+        b.failed,
+        b.ended
+    );
     if doubts.is_empty() {
         Recommendation {
             configuration: Some(b.configuration.clone()),

@@ -5,7 +5,9 @@ mod common;
 
 use common::{write_run, FakeRun};
 use stabletune_report::{build, write_report, Format, ReportError};
-use stabletune_stats::{holm, levene, mann_whitney_u, two_way_anova, welch_t_test, Center, MannWhitneyMethod};
+use stabletune_stats::{
+    holm, levene, mann_whitney_u, two_way_anova, welch_t_test, Center, MannWhitneyMethod,
+};
 use std::path::PathBuf;
 
 fn study(runs: &[FakeRun]) -> (tempfile::TempDir, PathBuf) {
@@ -35,7 +37,11 @@ fn two_recipes() -> Vec<FakeRun<'static>> {
 fn table_one_is_computed_from_the_runs() {
     let (_tmp, root) = study(&two_recipes());
     let r = build(&[root], None).unwrap();
-    assert_eq!(r.group_keys, vec!["recipe".to_string()], "a recipe's own epochs and bias correction add nothing");
+    assert_eq!(
+        r.group_keys,
+        vec!["recipe".to_string()],
+        "a recipe's own epochs and bias correction add nothing"
+    );
     assert_eq!(r.rows.len(), 2);
     let devlin = &r.rows[0];
     assert_eq!((devlin.configuration.as_str(), devlin.metric.as_str(), devlin.n), ("devlin2019", "acc", 8));
@@ -75,7 +81,11 @@ fn the_tests_say_which_difference_is_real() {
     // One comparison in the table: Holm changes nothing.
     assert_eq!(c.levene.p_holm, Some(lev));
     assert!(lev < 0.05, "a 20x smaller spread over 8 seeds is detected: {lev}");
-    assert!(c.sentences[0].starts_with("mosbach2021 has a smaller spread than devlin2019"), "{}", c.sentences[0]);
+    assert!(
+        c.sentences[0].starts_with("mosbach2021 has a smaller spread than devlin2019"),
+        "{}",
+        c.sentences[0]
+    );
     assert!(c.sentences[0].contains("Levene p = "));
     assert!(c.sentences[1].starts_with("No evidence that the means"), "{}", c.sentences[1]);
     assert!(c.sentences[2].contains("failed in 0 of 8 runs, devlin2019 in 2 of 8"), "{}", c.sentences[2]);
@@ -163,10 +173,22 @@ fn fewer_failures_outweigh_a_higher_median() {
     let (_tmp, root) = study(&runs);
     let r = build(&[root], None).unwrap();
     assert_eq!(r.rows[0].failed, 4);
-    // Fisher: 4/8 against 0/8 gives p = 0.077, not < 0.05: both stay candidates, and devlin's median
-    // (0.615) is below mosbach's (0.735) anyway.
+    // Only the configuration with the fewest failures is a candidate, whatever the other's median;
+    // Fisher's 4/8 against 0/8 (p = 0.077) does not make it clearly better, Mann-Whitney does not either.
     let rec = &r.tasks[0].recommendation;
     assert_eq!(rec.configuration.as_deref(), Some("mosbach2021"), "{}", rec.text);
+    assert!(!rec.clearly_better, "{}", rec.text);
+
+    let mut runs = Vec::new();
+    for k in 1..=3 {
+        runs.push(FakeRun::new("cola", "devlin2019", k, 0.4 + 0.01 * k as f64));
+        runs.push(FakeRun::new("cola", "mosbach2021", k, 0.3));
+    }
+    let (_tmp, root) = study(&runs);
+    let r = build(&[root], None).unwrap();
+    let rec = &r.tasks[0].recommendation;
+    assert_eq!(rec.configuration, None);
+    assert!(rec.text.starts_with("Every run of every configuration failed"), "{}", rec.text);
 }
 
 #[test]
@@ -226,15 +248,17 @@ fn configurations_are_named_by_the_fewest_settings_that_tell_them_apart() {
         runs.push(FakeRun::new("rte", "devlin2019", seed, 0.6));
     }
     let (_tmp, root) = study(&runs);
-    let r = build(&[root.clone()], None).unwrap();
+    let r = build(std::slice::from_ref(&root), None).unwrap();
     assert_eq!(r.group_keys, vec!["recipe".to_string(), "lr".to_string()]);
     let names: Vec<&str> = r.rows.iter().map(|r| r.configuration.as_str()).collect();
     assert_eq!(names, vec!["devlin2019, lr=2e-5", "mosbach2021, lr=1e-5", "mosbach2021, lr=2e-5"]);
-    let by_recipe = build(&[root.clone()], Some(&["recipe".to_string()])).unwrap();
+    let by_recipe = build(std::slice::from_ref(&root), Some(&["recipe".to_string()])).unwrap();
     assert_eq!(by_recipe.rows.len(), 2);
     assert_eq!(by_recipe.rows[1].n, 4);
     match build(&[root], Some(&["learning_rate".to_string()])) {
-        Err(ReportError::Input(m)) => assert!(m.contains("--group-by learning_rate") && m.contains("lr"), "{m}"),
+        Err(ReportError::Input(m)) => {
+            assert!(m.contains("--group-by learning_rate") && m.contains("lr"), "{m}")
+        }
         other => panic!("expected an input error, got {other:?}"),
     }
 }
@@ -246,13 +270,13 @@ fn a_cut_last_line_is_skipped_and_a_bad_line_named() {
     let log = run.join("metrics.jsonl");
     let text = std::fs::read_to_string(&log).unwrap();
     std::fs::write(&log, format!("{text}{{\"step\": 31, \"loss\": 0.")).unwrap();
-    let r = build(&[root.clone()], None).unwrap();
+    let r = build(std::slice::from_ref(&root), None).unwrap();
     let loaded = r.runs.iter().find(|x| x.dir == run).unwrap();
     assert_eq!(loaded.skipped_lines, 1);
     let lines: Vec<&str> = text.lines().collect();
     let broken = format!("{}\nnot json\n{}\n", lines[..3].join("\n"), lines[3..].join("\n"));
     std::fs::write(&log, broken).unwrap();
-    let err = build(&[root.clone()], None).unwrap_err().to_string();
+    let err = build(std::slice::from_ref(&root), None).unwrap_err().to_string();
     assert!(err.contains("metrics.jsonl:4:"), "{err}");
     std::fs::write(run.join("config.toml"), "task = \"rte\"\nlr = = 1\n").unwrap();
     let err = build(&[root], None).unwrap_err().to_string();
@@ -301,12 +325,27 @@ fn the_report_files_are_written_and_self_contained() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 17);
     let header: Vec<&str> = lines[0].split(',').collect();
-    for col in ["run", "task", "configuration", "recipe", "init_seed", "data_seed", "status", "failed", "final_acc", "wall_seconds"] {
+    for col in [
+        "run",
+        "task",
+        "configuration",
+        "recipe",
+        "init_seed",
+        "data_seed",
+        "status",
+        "failed",
+        "final_acc",
+        "wall_seconds",
+    ] {
         assert!(header.contains(&col), "runs.csv lacks {col}: {header:?}");
     }
     assert!(!header.contains(&"threads"), "settings that do not vary are left out");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(json["table"].as_array().unwrap().len(), 2);
     assert_eq!(json["runs"].as_array().unwrap().len(), 16);
-    assert_eq!(json["tasks"][0]["comparisons"][0]["levene"]["p"].as_f64(), r.tasks[0].comparisons[0].levene.p);
+    assert_eq!(
+        json["tasks"][0]["comparisons"][0]["levene"]["p"].as_f64(),
+        r.tasks[0].comparisons[0].levene.p
+    );
 }

@@ -13,7 +13,8 @@ fn golden_dir() -> &'static Path {
 }
 
 fn expected() -> (f64, Vec<(f64, u64, String, f64)>) {
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(golden_dir().join("expected.json")).unwrap()).unwrap();
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(golden_dir().join("expected.json")).unwrap()).unwrap();
     let events = v["events"]
         .as_array()
         .unwrap()
@@ -33,7 +34,8 @@ fn expected() -> (f64, Vec<(f64, u64, String, f64)>) {
 #[test]
 fn our_event_file_is_byte_identical_to_tensorboards() {
     let (start, events) = expected();
-    let ours = event_file(start, &events.iter().map(|(w, s, t, v)| scalar(*w, *s, t, *v)).collect::<Vec<_>>());
+    let ours =
+        event_file(start, &events.iter().map(|(w, s, t, v)| scalar(*w, *s, t, *v)).collect::<Vec<_>>());
     let theirs = std::fs::read(golden_dir().join("python.tfevents")).unwrap();
     assert_eq!(ours, theirs);
 }
@@ -83,7 +85,9 @@ fn runs_export_one_folder_each_with_their_scalars() {
             events
                 .iter()
                 .filter_map(|e| match &e.what {
-                    Some(What::Summary(s)) if s.value[0].tag == t => Some((e.step, s.value[0].simple_value.unwrap())),
+                    Some(What::Summary(s)) if s.value[0].tag == t => {
+                        Some((e.step, s.value[0].simple_value.unwrap()))
+                    }
                     _ => None,
                 })
                 .collect::<Vec<_>>()

@@ -36,8 +36,7 @@ pub fn fisher_exact(table: [[u64; 2]; 2]) -> Result<FisherExact> {
     let low = col.saturating_sub(n - row);
     let high = row.min(col);
     // log of the hypergeometric probability of `k` in the top-left cell.
-    let log_pmf =
-        |k: u64| ln_choose(row, k) + ln_choose(n - row, col - k) - ln_choose(n, col);
+    let log_pmf = |k: u64| ln_choose(row, k) + ln_choose(n - row, col - k) - ln_choose(n, col);
     let observed = log_pmf(a);
     let threshold = observed + (1.0f64 + 1e-7).ln();
     let mut p = 0.0;

@@ -2,13 +2,15 @@
 //! Fig. 8), per-layer gradient norms of a failed and a successful run (Fig. 4), and the Adam
 //! bias-correction factor of the recipes (Fig. 6).
 
-use super::{depth_colour, fig_err, padded_range, register_font, tick, Figure, FAILURE, FONT, GREY, SUCCESS, WIDTH};
-use plotters::style::text_anchor::{HPos, Pos, VPos};
+use super::{
+    depth_colour, fig_err, padded_range, register_font, tick, Figure, FAILURE, FONT, GREY, SUCCESS, WIDTH,
+};
 use crate::error::Result;
 use crate::groups::Group;
 use crate::load::RunData;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::collections::BTreeMap;
 
 /// Mean and std (ddof 0) over runs at each step where at least two runs have a value.
@@ -51,7 +53,7 @@ fn draw_panel(area: &DrawingArea<SVGBackend, Shift>, p: &Panel, id: &str, legend
     let xfmt = |x: &f64| format!("{x:.0}");
     chart
         .configure_mesh()
-            .max_light_lines(1)
+        .max_light_lines(1)
         .x_label_formatter(&xfmt)
         .y_label_formatter(&yfmt)
         .x_desc("update (step)")
@@ -61,23 +63,34 @@ fn draw_panel(area: &DrawingArea<SVGBackend, Shift>, p: &Panel, id: &str, legend
         .draw()
         .map_err(fig_err(id))?;
     for (failed, c) in [(false, SUCCESS), (true, FAILURE)] {
-        let class: Vec<Vec<(u64, f64)>> = p.runs.iter().filter(|r| r.1 == failed).map(|r| r.0.clone()).collect();
+        let class: Vec<Vec<(u64, f64)>> =
+            p.runs.iter().filter(|r| r.1 == failed).map(|r| r.0.clone()).collect();
         for s in &class {
             chart
-                .draw_series(LineSeries::new(s.iter().map(|&(x, y)| (x as f64, y)), c.mix(0.35).stroke_width(1)))
+                .draw_series(LineSeries::new(
+                    s.iter().map(|&(x, y)| (x as f64, y)),
+                    c.mix(0.35).stroke_width(1),
+                ))
                 .map_err(fig_err(id))?;
         }
         let b = band(&class);
         if b.len() >= 2 {
-            let poly: Vec<(f64, f64)> =
-                b.iter().map(|&(x, m, s)| (x, m + s)).chain(b.iter().rev().map(|&(x, m, s)| (x, m - s))).collect();
+            let poly: Vec<(f64, f64)> = b
+                .iter()
+                .map(|&(x, m, s)| (x, m + s))
+                .chain(b.iter().rev().map(|&(x, m, s)| (x, m - s)))
+                .collect();
             chart.draw_series([Polygon::new(poly, c.mix(0.15).filled())]).map_err(fig_err(id))?;
             let series = chart
                 .draw_series(LineSeries::new(b.iter().map(|&(x, m, _)| (x, m)), c.stroke_width(3)))
                 .map_err(fig_err(id))?;
             if legend {
                 series
-                    .label(format!("{} runs ({}): mean +- std", if failed { "failed" } else { "successful" }, class.len()))
+                    .label(format!(
+                        "{} runs ({}): mean +- std",
+                        if failed { "failed" } else { "successful" },
+                        class.len()
+                    ))
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
             }
         } else if legend && !class.is_empty() {
@@ -106,7 +119,8 @@ fn draw_panel(area: &DrawingArea<SVGBackend, Shift>, p: &Panel, id: &str, legend
 pub fn training_curves(group: &Group, runs: &[RunData]) -> Result<Option<Figure>> {
     register_font();
     let id = format!("fig14-curves-{}-{}", group.task, slug(&group.configuration));
-    let members: Vec<&RunData> = group.runs.iter().map(|&i| &runs[i]).filter(|r| !r.train.is_empty()).collect();
+    let members: Vec<&RunData> =
+        group.runs.iter().map(|&i| &runs[i]).filter(|r| !r.train.is_empty()).collect();
     if members.is_empty() {
         return Ok(None);
     }
@@ -116,7 +130,12 @@ pub fn training_curves(group: &Group, runs: &[RunData]) -> Result<Option<Figure>
         y_desc: "cross-entropy loss (one batch)".into(),
         runs: members
             .iter()
-            .map(|r| (r.train.iter().filter(|s| s.loss.is_finite()).map(|s| (s.step, s.loss)).collect(), r.failed == Some(true)))
+            .map(|r| {
+                (
+                    r.train.iter().filter(|s| s.loss.is_finite()).map(|s| (s.step, s.loss)).collect(),
+                    r.failed == Some(true),
+                )
+            })
             .collect(),
         x_max,
         _life: Default::default(),
@@ -127,7 +146,11 @@ pub fn training_curves(group: &Group, runs: &[RunData]) -> Result<Option<Figure>
         runs: members
             .iter()
             .map(|r| {
-                let s = r.evals.iter().filter_map(|e| e.metrics.get(&group.metric).map(|&v| (e.step, v))).collect();
+                let s = r
+                    .evals
+                    .iter()
+                    .filter_map(|e| e.metrics.get(&group.metric).map(|&v| (e.step, v)))
+                    .collect();
                 (s, r.failed == Some(true))
             })
             .collect(),
@@ -139,7 +162,10 @@ pub fn training_curves(group: &Group, runs: &[RunData]) -> Result<Option<Figure>
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 420)).into_drawing_area();
         root.fill(&WHITE).map_err(fig_err(&id))?;
         let root = root
-            .titled(&format!("{}, {}: training loss and dev {}", group.task, group.configuration, group.metric), (FONT, 20))
+            .titled(
+                &format!("{}, {}: training loss and dev {}", group.task, group.configuration, group.metric),
+                (FONT, 20),
+            )
             .map_err(fig_err(&id))?;
         let panels = root.split_evenly((1, 2));
         draw_panel(&panels[0], &loss, &id, true)?;
@@ -192,7 +218,8 @@ pub fn grad_norm_figures(task: &str, groups: &[&Group], runs: &[RunData]) -> Res
     let success = candidates.iter().filter(|r| r.failed == Some(false)).max_by(by_score).copied();
     let (left, right, kinds) = match (failed, success) {
         (Some(f), Some(s)) => (f, s, ("failed", "successful")),
-        _ => match (candidates.iter().min_by(by_score).copied(), candidates.iter().max_by(by_score).copied()) {
+        _ => match (candidates.iter().min_by(by_score).copied(), candidates.iter().max_by(by_score).copied())
+        {
             (Some(l), Some(h)) if l.name != h.name => (l, h, ("lowest-scoring", "highest-scoring")),
             _ => return Ok(None),
         },
@@ -226,9 +253,12 @@ pub fn grad_norm_figures(task: &str, groups: &[&Group], runs: &[RunData]) -> Res
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 420)).into_drawing_area();
         root.fill(&WHITE).map_err(fig_err(&id))?;
-        let root = root.titled(&format!("{task}: gradient norm of each layer"), (FONT, 20)).map_err(fig_err(&id))?;
+        let root =
+            root.titled(&format!("{task}: gradient norm of each layer"), (FONT, 20)).map_err(fig_err(&id))?;
         let panels = root.split_evenly((1, 2));
-        for (k, (run, by_layer, kind)) in [(left, &ls, kinds.0), (right, &rs, kinds.1)].into_iter().enumerate() {
+        for (k, (run, by_layer, kind)) in
+            [(left, &ls, kinds.0), (right, &rs, kinds.1)].into_iter().enumerate()
+        {
             let title = format!("{kind} run: {} {:.4}", metric, score(run));
             let mut chart = ChartBuilder::on(&panels[k])
                 .caption(title, (FONT, 16))
@@ -309,11 +339,17 @@ pub fn bias_correction(betas: &[(f64, f64)], longest_run: u64) -> Result<Figure>
         // 200 points evenly spaced in log t, plus every integer step below 20.
         let mut v: Vec<f64> = (1..20.min(t_max)).map(|t| t as f64).collect();
         let (a, b) = ((20f64).ln(), (t_max as f64).ln());
-        v.extend((0..=200).map(|k| (a + (b - a) * k as f64 / 200.0).exp()).filter(|&t| t >= 20.0 && t <= t_max as f64));
+        v.extend(
+            (0..=200)
+                .map(|k| (a + (b - a) * k as f64 / 200.0).exp())
+                .filter(|&t| t >= 20.0 && t <= t_max as f64),
+        );
         v
     };
-    let hi = betas.iter().flat_map(|&(b1, b2)| ts.iter().map(move |&t| factor(b1, b2, t))).fold(1.0, f64::max);
-    let lo = betas.iter().flat_map(|&(b1, b2)| ts.iter().map(move |&t| factor(b1, b2, t))).fold(1.0, f64::min);
+    let hi =
+        betas.iter().flat_map(|&(b1, b2)| ts.iter().map(move |&t| factor(b1, b2, t))).fold(1.0, f64::max);
+    let lo =
+        betas.iter().flat_map(|&(b1, b2)| ts.iter().map(move |&t| factor(b1, b2, t))).fold(1.0, f64::min);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 420)).into_drawing_area();
@@ -341,7 +377,12 @@ pub fn bias_correction(betas: &[(f64, f64)], longest_run: u64) -> Result<Figure>
         if longest_run >= 1 {
             let x = longest_run as f64;
             chart
-                .draw_series(DashedLineSeries::new(vec![(x, lo * 0.9), (x, hi * 1.05)], 6, 4, GREY.stroke_width(1)))
+                .draw_series(DashedLineSeries::new(
+                    vec![(x, lo * 0.9), (x, hi * 1.05)],
+                    6,
+                    4,
+                    GREY.stroke_width(1),
+                ))
                 .map_err(fig_err(&id))?;
             chart
                 .draw_series([Text::new(

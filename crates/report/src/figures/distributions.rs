@@ -24,7 +24,9 @@ pub fn box_plots(task: &str, groups: &[&Group], rows: &[&Row], runs: &[RunData])
     let id = format!("fig1-box-{task}");
     let metric = groups.first().map(|g| g.metric.clone()).unwrap_or_default();
     let per_group: Vec<Vec<(usize, f64)>> = groups.iter().map(|g| final_values(g, runs)).collect();
-    let baseline = rows.iter().find_map(|r| r.majority_baseline.filter(|_| r.baseline_metric.as_deref() == Some(&metric)));
+    let baseline = rows
+        .iter()
+        .find_map(|r| r.majority_baseline.filter(|_| r.baseline_metric.as_deref() == Some(&metric)));
     let (y0, y1) = padded_range(per_group.iter().flatten().map(|p| p.1).chain(baseline));
     let names: Vec<String> = groups.iter().map(|g| g.configuration.clone()).collect();
     let k = groups.len();
@@ -91,13 +93,20 @@ pub fn box_plots(task: &str, groups: &[&Group], rows: &[&Row], runs: &[RunData])
                 if runs[run].failed == Some(true) {
                     chart.draw_series([Cross::new(at, 6, FAILURE.stroke_width(2))]).map_err(fig_err(&id))?;
                 } else {
-                    chart.draw_series([Circle::new(at, 4, BLACK.mix(0.75).filled())]).map_err(fig_err(&id))?;
+                    chart
+                        .draw_series([Circle::new(at, 4, BLACK.mix(0.75).filled())])
+                        .map_err(fig_err(&id))?;
                 }
             }
         }
         if let Some(b) = baseline {
             chart
-                .draw_series(DashedLineSeries::new(vec![(-0.5, b), (k as f64 - 0.5, b)], 8, 5, GREY.stroke_width(2)))
+                .draw_series(DashedLineSeries::new(
+                    vec![(-0.5, b), (k as f64 - 0.5, b)],
+                    8,
+                    5,
+                    GREY.stroke_width(2),
+                ))
                 .map_err(fig_err(&id))?;
             // Labelled at its left end, clear of the boxes (which start at -0.28) and their points.
             chart
@@ -184,7 +193,9 @@ pub fn metric_vs_loss(task: &str, groups: &[&Group], runs: &[RunData]) -> Result
         for (i, (g, pts)) in groups.iter().zip(&points).enumerate() {
             let c = colour(i);
             chart
-                .draw_series(pts.iter().filter(|p| p.2).map(|&(x, y, _)| Cross::new((x, y), 6, c.stroke_width(2))))
+                .draw_series(
+                    pts.iter().filter(|p| p.2).map(|&(x, y, _)| Cross::new((x, y), 6, c.stroke_width(2))),
+                )
                 .map_err(fig_err(&id))?;
             chart
                 .draw_series(pts.iter().filter(|p| !p.2).map(|&(x, y, _)| Circle::new((x, y), 5, c.filled())))
@@ -245,7 +256,13 @@ pub fn evp_curves(task: &str, groups: &[&Group], runs: &[RunData]) -> Result<Opt
             .y_label_area_size(64)
             .build_cartesian_2d(0.8..(n_max as f64 + 0.2), y0..y1)
             .map_err(fig_err(&id))?;
-        let xfmt = |x: &f64| if (x - x.round()).abs() < 1e-6 { format!("{}", x.round() as i64) } else { String::new() };
+        let xfmt = |x: &f64| {
+            if (x - x.round()).abs() < 1e-6 {
+                format!("{}", x.round() as i64)
+            } else {
+                String::new()
+            }
+        };
         let yfmt = |y: &f64| tick(*y, y1 - y0);
         chart
             .configure_mesh()
@@ -262,8 +279,10 @@ pub fn evp_curves(task: &str, groups: &[&Group], runs: &[RunData]) -> Result<Opt
         for (i, (name, values, lo, hi)) in curves.iter().enumerate() {
             let c = colour(i);
             let curve = expected_max_curve(values, Sampling::WithReplacement).expect("checked above");
-            let upper: Vec<(f64, f64)> = curve.iter().map(|e| (e.n as f64, (e.mean + e.std).min(*hi))).collect();
-            let lower: Vec<(f64, f64)> = curve.iter().map(|e| (e.n as f64, (e.mean - e.std).max(*lo))).collect();
+            let upper: Vec<(f64, f64)> =
+                curve.iter().map(|e| (e.n as f64, (e.mean + e.std).min(*hi))).collect();
+            let lower: Vec<(f64, f64)> =
+                curve.iter().map(|e| (e.n as f64, (e.mean - e.std).max(*lo))).collect();
             let band: Vec<(f64, f64)> = upper.iter().copied().chain(lower.iter().rev().copied()).collect();
             chart.draw_series([Polygon::new(band, c.mix(0.15).filled())]).map_err(fig_err(&id))?;
             chart

@@ -53,7 +53,13 @@ pub(crate) fn colour(i: usize) -> RGBColor {
 
 /// From dark purple (first layer) to yellow (last), a viridis-like ramp for layers by depth.
 pub(crate) fn depth_colour(i: usize, n: usize) -> RGBColor {
-    let stops = [(68.0, 1.0, 84.0), (59.0, 82.0, 139.0), (33.0, 145.0, 140.0), (94.0, 201.0, 98.0), (253.0, 231.0, 37.0)];
+    let stops = [
+        (68.0, 1.0, 84.0),
+        (59.0, 82.0, 139.0),
+        (33.0, 145.0, 140.0),
+        (94.0, 201.0, 98.0),
+        (253.0, 231.0, 37.0),
+    ];
     let t = if n <= 1 { 0.0 } else { i as f64 / (n - 1) as f64 } * (stops.len() - 1) as f64;
     let k = (t.floor() as usize).min(stops.len() - 2);
     let f = t - k as f64;

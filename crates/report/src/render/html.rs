@@ -85,7 +85,11 @@ fn table1(h: &mut String, r: &Report) {
             (Some(b), Some(m)) => format!("{b:.4} ({})", escape(m)),
             _ => "-".into(),
         };
-        let pending = if row.runs > row.ended { format!(" <span class=\"ci\">({} not ended)</span>", row.runs - row.ended) } else { String::new() };
+        let pending = if row.runs > row.ended {
+            format!(" <span class=\"ci\">({} not ended)</span>", row.runs - row.ended)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             h,
             "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}{pending}</td><td>{} <span class=\"ci\">{}</span></td><td>{} <span class=\"ci\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td{}>{}/{}</td><td>{}</td></tr>",
@@ -111,7 +115,11 @@ fn table1(h: &mut String, r: &Report) {
 
 fn p_cell(t: &crate::TestResult) -> String {
     match (t.p, t.p_holm) {
-        (Some(p), Some(a)) => format!("{} <span class=\"ci\">({})</span>", crate::verdicts::p_text(a), crate::verdicts::p_text(p)),
+        (Some(p), Some(a)) => format!(
+            "{} <span class=\"ci\">({})</span>",
+            crate::verdicts::p_text(a),
+            crate::verdicts::p_text(p)
+        ),
         _ => "undefined".into(),
     }
 }
@@ -176,7 +184,9 @@ fn dodge(h: &mut String, r: &Report) {
     );
     h.push_str("<table><tr><th class=\"text\">task</th><th class=\"text\">configuration</th><th>grid</th><th>init share (p)</th><th>data share (p)</th><th>interaction share (p)</th><th>residual share</th><th>early step</th><th>Spearman (p)</th></tr>\n");
     let eff = |e: &Option<crate::Effect>| {
-        e.as_ref().map(|e| format!("{:.1}% ({})", 100.0 * e.share, crate::verdicts::p_text(e.p))).unwrap_or_else(|| "-".into())
+        e.as_ref()
+            .map(|e| format!("{:.1}% ({})", 100.0 * e.share, crate::verdicts::p_text(e.p)))
+            .unwrap_or_else(|| "-".into())
     };
     for d in &r.dodge {
         let spearman = match (d.spearman, d.spearman_p) {
@@ -218,7 +228,11 @@ fn runs(h: &mut String, r: &Report) {
         h.push_str("<tr>");
         for &i in &keep {
             let v = &row[i];
-            let shown = v.parse::<f64>().ok().filter(|_| v.contains('.') && header[i] != "run").map(|x| format!("{x:.4}"));
+            let shown = v
+                .parse::<f64>()
+                .ok()
+                .filter(|_| v.contains('.') && header[i] != "run")
+                .map(|x| format!("{x:.4}"));
             let _ = write!(h, "<td class=\"text\">{}</td>", escape(shown.as_deref().unwrap_or(v)));
         }
         h.push_str("</tr>\n");

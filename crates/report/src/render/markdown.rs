@@ -21,7 +21,10 @@ pub(crate) fn render(r: &Report) -> String {
     );
     let _ = writeln!(m, "## Stability over seeds (Table 1)\n");
     let _ = writeln!(m, "Final dev metric per run; std with ddof 1; brackets: 95% bootstrap intervals.\n");
-    let _ = writeln!(m, "| task | configuration | metric | n | std | mean | median | min | max | failed | baseline |");
+    let _ = writeln!(
+        m,
+        "| task | configuration | metric | n | std | mean | median | min | max | failed | baseline |"
+    );
     let _ = writeln!(m, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
     for row in &r.rows {
         let baseline = match (&row.majority_baseline, &row.baseline_metric) {
@@ -96,7 +99,9 @@ pub(crate) fn render(r: &Report) -> String {
         let _ = writeln!(m, "|---|---|---|--:|--:|--:|--:|");
         for d in &r.dodge {
             let e = |e: &Option<crate::Effect>| {
-                e.as_ref().map(|e| format!("{:.1}% (p {})", 100.0 * e.share, crate::verdicts::p_text(e.p))).unwrap_or_else(|| "-".into())
+                e.as_ref()
+                    .map(|e| format!("{:.1}% (p {})", 100.0 * e.share, crate::verdicts::p_text(e.p)))
+                    .unwrap_or_else(|| "-".into())
             };
             let _ = writeln!(
                 m,
@@ -119,7 +124,8 @@ pub(crate) fn render(r: &Report) -> String {
     }
     let _ = writeln!(m, "## Figures\n");
     for f in &r.figures {
-        let _ = writeln!(m, "![{}](figures/{}.svg)\n\n*{}.* {}\n", md(&f.title), f.id, md(&f.title), f.caption);
+        let _ =
+            writeln!(m, "![{}](figures/{}.svg)\n\n*{}.* {}\n", md(&f.title), f.id, md(&f.title), f.caption);
     }
     let _ = writeln!(m, "Every run: `runs.csv`; every number: `report.json`.");
     m

@@ -87,7 +87,8 @@ pub(crate) fn varying_settings(runs: &[RunData]) -> Vec<String> {
 }
 
 fn metric_names(runs: &[RunData]) -> Vec<String> {
-    let names: BTreeSet<&String> = runs.iter().flat_map(|r| r.final_metrics.keys().chain(r.best_metrics.keys())).collect();
+    let names: BTreeSet<&String> =
+        runs.iter().flat_map(|r| r.final_metrics.keys().chain(r.best_metrics.keys())).collect();
     names.into_iter().cloned().collect()
 }
 
@@ -103,14 +104,18 @@ pub(crate) fn runs_table(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
     header.extend(metrics.iter().map(|m| format!("final_{m}")));
     header.extend(metrics.iter().map(|m| format!("best_{m}")));
     header.extend(["best_step", "steps", "total_steps", "wall_seconds", "dir"].map(String::from));
-    let configuration: BTreeMap<usize, &str> =
-        report.groups.iter().flat_map(|g| g.runs.iter().map(move |&i| (i, g.configuration.as_str()))).collect();
+    let configuration: BTreeMap<usize, &str> = report
+        .groups
+        .iter()
+        .flat_map(|g| g.runs.iter().map(move |&i| (i, g.configuration.as_str())))
+        .collect();
     let opt = |v: Option<String>| v.unwrap_or_default();
     let rows = runs
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let mut row = vec![r.name.clone(), r.task.clone(), configuration.get(&i).unwrap_or(&"").to_string()];
+            let mut row =
+                vec![r.name.clone(), r.task.clone(), configuration.get(&i).unwrap_or(&"").to_string()];
             row.extend(varying.iter().map(|k| r.settings.get(k).cloned().unwrap_or_default()));
             row.push(opt(r.init_seed.map(|s| s.to_string())));
             row.push(opt(r.data_seed.map(|s| s.to_string())));

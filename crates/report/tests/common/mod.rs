@@ -36,10 +36,7 @@ impl<'a> FakeRun<'a> {
 /// Writes the run under `root/runs/<name>/` and returns its folder.
 pub fn write_run(root: &Path, run: &FakeRun) -> PathBuf {
     let bias = run.recipe == "mosbach2021";
-    let name = format!(
-        "{}-{}-s{}-{}-lr{}",
-        run.task, run.recipe, run.init_seed, run.data_seed, run.lr
-    );
+    let name = format!("{}-{}-s{}-{}-lr{}", run.task, run.recipe, run.init_seed, run.data_seed, run.lr);
     let dir = root.join("runs").join(name);
     std::fs::create_dir_all(&dir).unwrap();
     let config = format!(
@@ -78,18 +75,26 @@ pub fn write_run(root: &Path, run: &FakeRun) -> PathBuf {
     let end = run.value.unwrap_or(0.5);
     for step in 1..=run.steps {
         let loss = 0.7 - 0.01 * step as f64 * (end - 0.5).max(0.0) * 2.0;
-        log.push_str(&format!("{{\"epoch\":0.1,\"grad_norm\":1.5,\"loss\":{loss},\"lr\":0.00001,\"step\":{step}"));
+        log.push_str(&format!(
+            "{{\"epoch\":0.1,\"grad_norm\":1.5,\"loss\":{loss},\"lr\":0.00001,\"step\":{step}"
+        ));
         if step % 10 == 1 {
             log.push_str(",\"grad_norms\":{\"bert.encoder.layer.0.output.dense.weight\":0.3,\"bert.encoder.layer.0.intermediate.dense.weight\":0.4,\"bert.encoder.layer.1.output.dense.weight\":0.05}");
         }
         log.push_str("}\n");
         if step == run.steps / 3 {
             let early = 0.5 + (end - 0.5) * 0.8;
-            log.push_str(&format!("{{\"epoch\":1.0,\"eval\":{{\"{}\":{early}}},\"step\":{step}}}\n", run.metric));
+            log.push_str(&format!(
+                "{{\"epoch\":1.0,\"eval\":{{\"{}\":{early}}},\"step\":{step}}}\n",
+                run.metric
+            ));
         }
     }
     if let Some(v) = run.value {
-        log.push_str(&format!("{{\"epoch\":3.0,\"eval\":{{\"{}\":{v}}},\"step\":{}}}\n", run.metric, run.steps));
+        log.push_str(&format!(
+            "{{\"epoch\":3.0,\"eval\":{{\"{}\":{v}}},\"step\":{}}}\n",
+            run.metric, run.steps
+        ));
     }
     std::fs::write(dir.join("metrics.jsonl"), log).unwrap();
     dir
