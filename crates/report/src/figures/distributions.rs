@@ -37,6 +37,7 @@ pub fn box_plots(task: &str, groups: &[&Group], rows: &[&Row], runs: &[RunData])
         let mut chart = ChartBuilder::on(&root)
             .caption(format!("{task}: final dev {metric} per configuration"), (FONT, 20))
             .margin(14)
+            .margin_right(190)
             .x_label_area_size(44)
             .y_label_area_size(64)
             .build_cartesian_2d(-0.5..(k as f64 - 0.5), y0..y1)
@@ -116,6 +117,30 @@ pub fn box_plots(task: &str, groups: &[&Group], rows: &[&Row], runs: &[RunData])
                     (FONT, 13).into_font().color(&GREY).pos(Pos::new(HPos::Left, VPos::Bottom)),
                 )])
                 .map_err(fig_err(&id))?;
+        }
+        // The legend, in the margin right of the plot, where no data can be.
+        let (x, y) = (WIDTH as i32 - 180, 60);
+        let text = |s: &str, dy: i32| {
+            Text::new(
+                s.to_string(),
+                (x + 22, y + dy),
+                (FONT, 13).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center)),
+            )
+        };
+        root.draw(&Circle::new((x + 8, y), 4, BLACK.mix(0.75).filled())).map_err(fig_err(&id))?;
+        root.draw(&text("run", 0)).map_err(fig_err(&id))?;
+        root.draw(&Cross::new((x + 8, y + 22), 6, FAILURE.stroke_width(2))).map_err(fig_err(&id))?;
+        root.draw(&text("failed run", 22)).map_err(fig_err(&id))?;
+        root.draw(&Rectangle::new([(x, y + 36), (x + 16, y + 52)], colour(0).stroke_width(2)))
+            .map_err(fig_err(&id))?;
+        root.draw(&text("quartiles, median", 44)).map_err(fig_err(&id))?;
+        if baseline.is_some() {
+            for k in 0..2 {
+                let x0 = x + k * 10;
+                root.draw(&PathElement::new(vec![(x0, y + 66), (x0 + 6, y + 66)], GREY.stroke_width(2)))
+                    .map_err(fig_err(&id))?;
+            }
+            root.draw(&text("majority baseline", 66)).map_err(fig_err(&id))?;
         }
         root.present().map_err(fig_err(&id))?;
     }
