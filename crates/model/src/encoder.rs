@@ -15,13 +15,30 @@ use stabletune_engine::ops::linear::{linear_backward, linear_forward};
 use stabletune_engine::ops::{AttentionShape, Dropout};
 use std::ops::Range;
 
-/// Views of one linear layer's weight and bias in a flat buffer.
-pub(crate) fn weight<'a>(v: &'a [f32], l: &Linear) -> &'a [f32] {
-    &v[l.w..l.w + l.inputs * l.outputs]
+/// The parameters a pass reads: every tensor from `values`, except the linear layers' weight matrices,
+/// which come from `linear`. That is `values` too, but for a training pass under Mixout, when it holds
+/// the step's mixed matrices (same layout, see `Model::mixed`).
+#[derive(Clone, Copy)]
+pub(crate) struct Weights<'a> {
+    pub values: &'a [f32],
+    pub linear: &'a [f32],
 }
 
-pub(crate) fn bias<'a>(v: &'a [f32], l: &Linear) -> &'a [f32] {
-    &v[l.b..l.b + l.outputs]
+/// `p[range]` reads the plain values (embeddings, biases, LayerNorms).
+impl<I: std::slice::SliceIndex<[f32]>> std::ops::Index<I> for Weights<'_> {
+    type Output = I::Output;
+    fn index(&self, index: I) -> &I::Output {
+        &self.values[index]
+    }
+}
+
+/// Views of one linear layer's weight and bias.
+pub(crate) fn weight<'a>(p: Weights<'a>, l: &Linear) -> &'a [f32] {
+    &p.linear[l.w..l.w + l.inputs * l.outputs]
+}
+
+pub(crate) fn bias<'a>(p: Weights<'a>, l: &Linear) -> &'a [f32] {
+    &p.values[l.b..l.b + l.outputs]
 }
 
 /// Two disjoint mutable ranges of one buffer (a weight's and a bias's gradient).
@@ -39,8 +56,8 @@ pub(crate) fn norm_grads<'a>(g: &'a mut [f32], n: &Norm) -> (&'a mut [f32], &'a 
     two_mut(g, n.gamma..n.gamma + n.dim, n.beta..n.beta + n.dim)
 }
 
-fn norm_params<'a>(v: &'a [f32], n: &Norm) -> (&'a [f32], &'a [f32]) {
-    (&v[n.gamma..n.gamma + n.dim], &v[n.beta..n.beta + n.dim])
+fn norm_params<'a>(p: Weights<'a>, n: &Norm) -> (&'a [f32], &'a [f32]) {
+    (&p.values[n.gamma..n.gamma + n.dim], &p.values[n.beta..n.beta + n.dim])
 }
 
 /// Position ids: 0, 1, 2, ... for BERT and ALBERT; RoBERTa counts from `pad + 1` (as
@@ -88,7 +105,7 @@ fn read_write(layers: &mut [LayerCache], read: usize, write: usize) -> (&LayerCa
 pub(crate) fn forward(
     cfg: &EncoderConfig,
     layout: &Layout,
-    p: &[f32],
+    p: Weights<'_>,
     batch: &Batch,
     mode: Mode,
     ws: &mut Workspace,
@@ -167,7 +184,7 @@ pub(crate) fn forward(
 fn layer_forward(
     cfg: &EncoderConfig,
     l: &Layer,
-    p: &[f32],
+    p: Weights<'_>,
     x: &[f32],
     c: &mut LayerCache,
     shape: AttentionShape,
@@ -229,7 +246,7 @@ struct NormCache<'a> {
 /// bias gradients into `grads`.
 #[allow(clippy::too_many_arguments)]
 fn sublayer_backward(
-    p: &[f32],
+    p: Weights<'_>,
     grads: &mut [f32],
     cache: NormCache<'_>,
     out: &Linear,
@@ -250,7 +267,7 @@ fn sublayer_backward(
 pub(crate) fn backward(
     cfg: &EncoderConfig,
     layout: &Layout,
-    p: &[f32],
+    p: Weights<'_>,
     batch: &Batch,
     mode: Mode,
     ws: &mut Workspace,

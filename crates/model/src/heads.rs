@@ -4,7 +4,7 @@
 
 use crate::batch::{fit, HeadCache, Mode, Site, Workspace};
 use crate::config::{Architecture, EncoderConfig};
-use crate::encoder::{bias, linear_grads, norm_grads, weight};
+use crate::encoder::{bias, linear_grads, norm_grads, weight, Weights};
 use crate::layout::{Layout, Linear};
 use stabletune_engine::ops::activation::{act_backward, act_forward, bias_act_backward, bias_act_forward};
 use stabletune_engine::ops::dropout::apply_optional;
@@ -44,7 +44,7 @@ fn scatter_hidden(dhidden: &mut Vec<f32>, tokens: usize, rows: &[usize], h: usiz
 pub(crate) fn pooled(
     cfg: &EncoderConfig,
     pooler: &Linear,
-    p: &[f32],
+    p: Weights<'_>,
     ws: &Workspace,
     packing: &Packing,
 ) -> Vec<f32> {
@@ -71,7 +71,7 @@ fn head_dense(layout: &Layout) -> Linear {
 pub(crate) fn classifier_forward(
     cfg: &EncoderConfig,
     layout: &Layout,
-    p: &[f32],
+    p: Weights<'_>,
     packing: &Packing,
     mode: Mode,
     ws: &mut Workspace,
@@ -105,7 +105,7 @@ pub(crate) fn classifier_forward(
 pub(crate) fn classifier_backward(
     cfg: &EncoderConfig,
     layout: &Layout,
-    p: &[f32],
+    p: Weights<'_>,
     mode: Mode,
     ws: &mut Workspace,
     grads: &mut [f32],
@@ -162,7 +162,7 @@ fn mlm_activation(cfg: &EncoderConfig) -> Activation {
 pub(crate) fn masked_lm_forward(
     cfg: &EncoderConfig,
     layout: &Layout,
-    p: &[f32],
+    p: Weights<'_>,
     rows: &[usize],
     ws: &mut Workspace,
 ) {
@@ -199,7 +199,7 @@ pub(crate) fn masked_lm_forward(
 pub(crate) fn masked_lm_backward(
     cfg: &EncoderConfig,
     layout: &Layout,
-    p: &[f32],
+    p: Weights<'_>,
     ws: &mut Workspace,
     grads: &mut [f32],
 ) {

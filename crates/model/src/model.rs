@@ -3,6 +3,7 @@
 use crate::batch::{fit, Batch, Mode, Workspace};
 use crate::checkpoint::{self, Checkpoint, LoadReport};
 use crate::config::{Architecture, EncoderConfig};
+use crate::encoder::Weights;
 use crate::error::{io_err, ModelError, Result};
 use crate::layout::{HeadSpec, Layout};
 use crate::params::{ParamGroup, ParamSet};
@@ -27,6 +28,11 @@ pub struct Model {
     pub params: ParamSet,
     pub layout: Layout,
     pub heads: HeadSpec,
+    /// Mixout's mixed weights for the current training step: a buffer of the parameters' layout whose
+    /// linear-layer weight matrices training passes read instead of `params` (evaluation reads
+    /// `params`, as Mixout is the identity outside training). Filled by the trainer's Mixout; `None`
+    /// without Mixout.
+    pub mixed: Option<Vec<f32>>,
 }
 
 impl Model {
@@ -38,7 +44,7 @@ impl Model {
         for i in 0..params.infos.len() {
             params.init_tensor(i, seed, 0.02);
         }
-        Model { config, params, layout, heads }
+        Model { config, params, layout, heads, mixed: None }
     }
 
     /// Loads `config.json` and `model.safetensors` from a Hugging Face model folder. Heads the checkpoint
@@ -78,7 +84,7 @@ impl Model {
             .map(|i| i.name.clone())
             .collect();
         let report = ck.load_into(&mut params, config.arch, |name| new_heads.contains(name), seed)?;
-        Ok((Model { config, params, layout, heads }, report))
+        Ok((Model { config, params, layout, heads, mixed: None }, report))
     }
 
     /// Writes `config.json` and `model.safetensors` into `dir` (created if needed), in the layout
@@ -104,6 +110,15 @@ impl Model {
         checkpoint::write_atomic(&dir.join("config.json"), text.as_bytes())
     }
 
+    /// What a pass in `mode` reads: the mixed weights of a training pass under Mixout, else the parameters.
+    fn weights(&self, mode: Mode) -> Weights<'_> {
+        let values = &self.params.values;
+        match (mode, &self.mixed) {
+            (Mode::Train { .. }, Some(mixed)) => Weights { values, linear: mixed },
+            _ => Weights { values, linear: values },
+        }
+    }
+
     /// Draws the classification head anew from `seed` (N(0, 0.02) weights, zero biases), as the authors'
     /// code does for every run: a head found in the checkpoint belongs to another task. Returns the names
     /// of the tensors drawn.
@@ -115,6 +130,41 @@ impl Model {
             self.params.init_tensor(i, seed, 0.02);
         }
         heads.into_iter().map(|i| self.params.infos[i].name.clone()).collect()
+    }
+
+    /// Zhang et al.'s re-initialisation, as their code (asappresearch/revisit-bert-finetuning) does it:
+    /// in the top `layers` encoder layers every weight matrix N(0, initializer_range²), biases 0 and
+    /// LayerNorms (1, 0); with `pooler`, the pooler's dense layer likewise. Drawn from `seed` by tensor
+    /// name (the classifier's stream family), so the same seed gives the same weights. Returns the
+    /// names of the tensors drawn. ALBERT shares one layer across depth, so it has no "top layers" to
+    /// re-initialise (the revisit code refuses it too).
+    pub fn reinit(&mut self, layers: usize, pooler: bool, seed: u64) -> Result<Vec<String>> {
+        let depth = self.config.num_layers;
+        if layers > 0 && self.config.arch == Architecture::Albert {
+            return Err(ModelError::Input(
+                "ALBERT shares its layers across depth: re-initialising the top layers would re-initialise \
+                 all of them (use reinit_pooler alone)"
+                    .into(),
+            ));
+        }
+        if layers > depth {
+            return Err(ModelError::Input(format!(
+                "cannot re-initialise {layers} layers of a {depth}-layer encoder"
+            )));
+        }
+        let std = self.config.raw["initializer_range"].as_f64().unwrap_or(0.02) as f32;
+        let chosen: Vec<usize> = (0..self.params.infos.len())
+            .filter(|&i| match self.params.infos[i].group {
+                ParamGroup::Layer(l) => l + layers >= depth,
+                // RoBERTa's pretrained pooler is off the forward path; re-drawing it changes nothing.
+                ParamGroup::Pooler => pooler && self.on_forward_path(i),
+                _ => false,
+            })
+            .collect();
+        for &i in &chosen {
+            self.params.init_tensor(i, seed, std);
+        }
+        Ok(chosen.into_iter().map(|i| self.params.infos[i].name.clone()).collect())
     }
 
     /// Whether a tensor takes part in the forward pass of the model's heads. RoBERTa's pretrained pooler
@@ -193,7 +243,7 @@ impl Model {
 
     fn encode(&self, batch: &Batch, mode: Mode, ws: &mut Workspace, backward: bool) -> Result<()> {
         self.check_batch(batch)?;
-        encoder::forward(&self.config, &self.layout, &self.params.values, batch, mode, ws, backward);
+        encoder::forward(&self.config, &self.layout, self.weights(mode), batch, mode, ws, backward);
         Ok(())
     }
 
@@ -201,7 +251,7 @@ impl Model {
     /// for a RoBERTa checkpoint without a pooler.
     pub fn pooled(&self, batch: &Batch, ws: &Workspace) -> Option<Vec<f32>> {
         let pooler = self.layout.pooler.as_ref()?;
-        Some(heads::pooled(&self.config, pooler, &self.params.values, ws, &batch.packing))
+        Some(heads::pooled(&self.config, pooler, self.weights(Mode::Eval), ws, &batch.packing))
     }
 
     /// Logits of the classification head, `[batch, outputs]` (forward pass only).
@@ -219,7 +269,7 @@ impl Model {
     ) -> Result<()> {
         self.require_classifier()?;
         self.encode(batch, mode, ws, backward)?;
-        heads::classifier_forward(&self.config, &self.layout, &self.params.values, &batch.packing, mode, ws);
+        heads::classifier_forward(&self.config, &self.layout, self.weights(mode), &batch.packing, mode, ws);
         Ok(())
     }
 
@@ -241,7 +291,7 @@ impl Model {
         grads: &mut [f32],
     ) -> Result<f32> {
         assert_eq!(grads.len(), self.params.len(), "gradient buffer of the wrong layout");
-        let (cfg, layout, p) = (&self.config, &self.layout, &self.params.values);
+        let (cfg, layout, p) = (&self.config, &self.layout, self.weights(mode));
         let loss = match target {
             Target::Classes(labels) | Target::MaskedLm { labels, .. } => {
                 let (classes, rows) = match target {

@@ -295,8 +295,8 @@ fn num(x: f64) -> String {
 
 /// The configuration with the highest median among those not worse in failed runs (the smallest
 /// failed fraction of the task), and whether the tests single it out: against every other
-/// configuration, either a higher metric (Mann-Whitney) or fewer failures (Fisher), Holm-adjusted
-/// over those pairs.
+/// configuration, either a higher metric (Welch or Mann-Whitney, as the comparisons' sentences) or fewer
+/// failures (Fisher), each test Holm-adjusted over those pairs.
 fn recommend(samples: &[Sample]) -> Recommendation {
     let with_runs: Vec<&Sample> = samples.iter().filter(|s| s.row.median.is_some()).collect();
     let none = |text: String| Recommendation { configuration: None, clearly_better: false, text };
@@ -341,17 +341,24 @@ fn recommend(samples: &[Sample]) -> Recommendation {
         .iter()
         .map(|o| fisher_exact([table(best), table(o)]).map(|t| t.p_value).unwrap_or(1.0))
         .collect();
-    let (mw, fi) = (holm(&mw).unwrap(), holm(&fi).unwrap());
+    let we: Vec<f64> = others
+        .iter()
+        .map(|o| welch_t_test(&best.values, &o.values).map(|t| t.p_value).unwrap_or(1.0))
+        .collect();
+    let (mw, we, fi) = (holm(&mw).unwrap(), holm(&we).unwrap(), holm(&fi).unwrap());
     let mut evidence = Vec::new();
     let mut doubts = Vec::new();
     for (k, o) in others.iter().enumerate() {
-        let higher = best.row.median > o.row.median && mw[k] < ALPHA;
+        // As the comparisons' sentences: a higher metric when Welch's test or Mann-Whitney's says so.
+        let higher =
+            best.row.median > o.row.median && best.row.mean > o.row.mean && (mw[k] < ALPHA || we[k] < ALPHA);
         let fewer = rate(best) < rate(o) && fi[k] < ALPHA;
         let vs = &o.row.configuration;
         if higher {
             evidence.push(format!(
-                "a higher {} than {vs} (Mann-Whitney p = {}, Holm-adjusted)",
+                "a higher {} than {vs} (Welch p = {}, Mann-Whitney p = {}, Holm-adjusted)",
                 best.row.metric,
+                fmt_p(we[k]),
                 fmt_p(mw[k])
             ));
         }
@@ -361,10 +368,11 @@ fn recommend(samples: &[Sample]) -> Recommendation {
         }
         if !higher && !fewer {
             doubts.push(format!(
-                "{vs} (median {}, {} of {} failed; Mann-Whitney p = {}, Fisher p = {})",
+                "{vs} (median {}, {} of {} failed; Welch p = {}, Mann-Whitney p = {}, Fisher p = {})",
                 num(o.row.median.unwrap()),
                 o.row.failed,
                 o.row.ended,
+                fmt_p(we[k]),
                 fmt_p(mw[k]),
                 fmt_p(fi[k])
             ));

@@ -18,6 +18,13 @@ pub enum Recipe {
     /// Mosbach et al. 2021: bias correction, 20 epochs, evaluate 3 times an epoch, keep the best too.
     #[serde(rename = "mosbach2021")]
     Mosbach2021,
+    /// Lee et al. 2020 as Table 1 runs it: Devlin's recipe with every dropout off and Mixout (p = 0.9)
+    /// on every linear layer.
+    #[serde(rename = "lee2020-mixout")]
+    Lee2020Mixout,
+    /// Zhang et al. 2021: bias correction, the pooler and the top 2 layers re-initialised, 3 epochs.
+    #[serde(rename = "zhang2021-reinit")]
+    Zhang2021Reinit,
 }
 
 impl Recipe {
@@ -25,6 +32,8 @@ impl Recipe {
         match name {
             "devlin2019" => Some(Recipe::Devlin2019),
             "mosbach2021" => Some(Recipe::Mosbach2021),
+            "lee2020-mixout" => Some(Recipe::Lee2020Mixout),
+            "zhang2021-reinit" => Some(Recipe::Zhang2021Reinit),
             _ => None,
         }
     }
@@ -33,6 +42,8 @@ impl Recipe {
         match self {
             Recipe::Devlin2019 => "devlin2019",
             Recipe::Mosbach2021 => "mosbach2021",
+            Recipe::Lee2020Mixout => "lee2020-mixout",
+            Recipe::Zhang2021Reinit => "zhang2021-reinit",
         }
     }
 }
@@ -187,6 +198,19 @@ pub struct Overrides {
     /// the authors' pooler-roberta; transformers' RobertaClassificationHead uses classifier_dropout.
     #[cfg_attr(feature = "clap", arg(long))]
     pub head_input_dropout: Option<f32>,
+    /// Mixout probability p of every linear layer, the classifier included (Lee et al.; 0: off, the
+    /// default but for lee2020-mixout's 0.9). Also turns every dropout off unless one is given.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub mixout: Option<f64>,
+    /// Mixout's exact gradient M / (1 - p) rather than the reference implementation's M.
+    #[cfg_attr(feature = "clap", arg(long, num_args = 0..=1, default_missing_value = "true"))]
+    pub mixout_exact_gradient: Option<bool>,
+    /// Re-initialise the top K encoder layers before training (Zhang et al.; default 0, zhang2021-reinit 2).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub reinit_layers: Option<usize>,
+    /// Re-initialise the pooler's dense layer before training (default false, zhang2021-reinit true).
+    #[cfg_attr(feature = "clap", arg(long, num_args = 0..=1, default_missing_value = "true"))]
+    pub reinit_pooler: Option<bool>,
     /// Keep a classifier found in the checkpoint instead of drawing a new one from the init seed.
     #[cfg_attr(feature = "clap", arg(long, num_args = 0..=1, default_missing_value = "true"))]
     pub keep_head: Option<bool>,
@@ -251,6 +275,18 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Re
     })
 }
 
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+fn is_zero_count(x: &usize) -> bool {
+    *x == 0
+}
+
+fn is_false(x: &bool) -> bool {
+    !*x
+}
+
 /// A run's complete, resolved configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -291,6 +327,16 @@ pub struct TrainConfig {
     pub attention_dropout: f32,
     pub classifier_dropout: f32,
     pub head_input_dropout: f32,
+    // Settings that are off by default are left out of config.toml when off, so the files (and the
+    // study run names hashed from them) of runs without them stay as they were.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mixout: f64,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub mixout_exact_gradient: bool,
+    #[serde(default, skip_serializing_if = "is_zero_count")]
+    pub reinit_layers: usize,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reinit_pooler: bool,
     pub keep_head: bool,
     pub evals_per_epoch: usize,
     pub early_stopping_patience: usize,
@@ -312,9 +358,14 @@ impl TrainConfig {
             Architecture::Albert => (0.999, 0.0, 0.0, 1.0),
         };
         let (bias_correction, epochs, evals) = match recipe {
-            Recipe::Devlin2019 => (false, 3, 1),
+            Recipe::Devlin2019 | Recipe::Lee2020Mixout => (false, 3, 1),
             Recipe::Mosbach2021 => (true, 20, 3),
+            Recipe::Zhang2021Reinit => (true, 3, 1),
         };
+        let mixout = o.mixout.unwrap_or(if recipe == Recipe::Lee2020Mixout { 0.9 } else { 0.0 });
+        // Under Mixout every dropout is off, as the revisit code sets them (a given one still counts).
+        let dropout = if mixout > 0.0 { 0.0 } else { dropout };
+        let reinit = recipe == Recipe::Zhang2021Reinit;
         let cfg = TrainConfig {
             model: o.model.ok_or("no model given")?,
             task: o.task.ok_or("no task given")?,
@@ -352,6 +403,10 @@ impl TrainConfig {
             attention_dropout: o.attention_dropout.unwrap_or(dropout),
             classifier_dropout: o.classifier_dropout.unwrap_or(dropout),
             head_input_dropout: o.head_input_dropout.unwrap_or(0.0),
+            mixout,
+            mixout_exact_gradient: o.mixout_exact_gradient.unwrap_or(false),
+            reinit_layers: o.reinit_layers.unwrap_or(if reinit { 2 } else { 0 }),
+            reinit_pooler: o.reinit_pooler.unwrap_or(reinit),
             keep_head: o.keep_head.unwrap_or(false),
             evals_per_epoch: o.evals_per_epoch.unwrap_or(evals),
             early_stopping_patience: o.early_stopping_patience.unwrap_or(0),
@@ -396,6 +451,12 @@ impl TrainConfig {
             if !(0.0..1.0).contains(&v) {
                 return Err(format!("{name} must be in [0, 1), got {v}"));
             }
+        }
+        if !(0.0..1.0).contains(&self.mixout) {
+            return Err(format!("mixout must be in [0, 1) (0: off), got {}", self.mixout));
+        }
+        if self.mixout_exact_gradient && self.mixout == 0.0 {
+            return Err("mixout_exact_gradient needs mixout > 0".into());
         }
         if !(0.0..=1.0).contains(&self.warmup_ratio) {
             return Err(format!("warmup_ratio must be in [0, 1], got {}", self.warmup_ratio));
@@ -453,6 +514,46 @@ mod tests {
         );
         let a = TrainConfig::resolve(base(), Architecture::Albert).unwrap();
         assert_eq!((a.hidden_dropout, a.weight_decay, a.max_grad_norm), (0.0, 0.0, 1.0));
+        let m = TrainConfig::resolve(
+            Overrides { recipe: Some(Recipe::Lee2020Mixout), ..base() },
+            Architecture::Bert,
+        )
+        .unwrap();
+        assert_eq!((m.bias_correction, m.epochs, m.mixout, m.mixout_exact_gradient), (false, 3, 0.9, false));
+        assert_eq!((m.hidden_dropout, m.attention_dropout, m.classifier_dropout), (0.0, 0.0, 0.0));
+        let z = TrainConfig::resolve(
+            Overrides { recipe: Some(Recipe::Zhang2021Reinit), ..base() },
+            Architecture::Bert,
+        )
+        .unwrap();
+        assert_eq!(
+            (z.bias_correction, z.epochs, z.reinit_layers, z.reinit_pooler, z.mixout),
+            (true, 3, 2, true, 0.0)
+        );
+        // --mixout on another recipe turns dropout off unless it is given.
+        let o = Overrides { mixout: Some(0.7), attention_dropout: Some(0.1), ..base() };
+        let c = TrainConfig::resolve(o, Architecture::Bert).unwrap();
+        assert_eq!((c.hidden_dropout, c.attention_dropout, c.bias_correction), (0.0, 0.1, true));
+    }
+
+    #[test]
+    fn settings_off_by_default_stay_out_of_the_file() {
+        let c = TrainConfig::resolve(base(), Architecture::Bert).unwrap();
+        let text = c.to_toml();
+        for key in ["mixout", "reinit_layers", "reinit_pooler"] {
+            assert!(!text.contains(key), "{key} in {text}");
+        }
+        let z = TrainConfig::resolve(
+            Overrides { recipe: Some(Recipe::Zhang2021Reinit), ..base() },
+            Architecture::Bert,
+        )
+        .unwrap();
+        assert!(z.to_toml().contains("reinit_layers = 2"));
+        let again: Overrides = toml::from_str(&z.to_toml()).unwrap();
+        assert_eq!(TrainConfig::resolve(again, Architecture::Bert).unwrap(), z);
+        let err =
+            TrainConfig::resolve(Overrides { mixout: Some(1.0), ..base() }, Architecture::Bert).unwrap_err();
+        assert!(err.contains("mixout"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod evaluation;
 pub mod lazy_rows;
 pub mod locations;
 pub mod metrics;
+pub mod mixout;
 pub mod optim;
 pub mod run_dir;
 pub mod schedule;

@@ -12,6 +12,7 @@ use crate::dataset::{epoch_order, sample_indices, Dataset, Labels};
 use crate::error::{Result, TrainError};
 use crate::evaluation::{predict, EvalSchedule};
 use crate::metrics::{evaluate, majority_baseline, Metric, Metrics};
+use crate::mixout::Mixout;
 use crate::optim::{global_norm, AdamState};
 use crate::run_dir::{load_resume_state, RunDir, TrainerState, BEST};
 use crate::schedule::Schedule;
@@ -100,6 +101,8 @@ fn load(cfg: &TrainConfig, cache: Option<&Path>) -> Result<Loaded> {
     if !cfg.keep_head {
         model.reinit_classifier(cfg.init_seed);
     }
+    // Zhang et al.'s re-initialisation, before Mixout takes the weights as its targets (as the revisit code).
+    model.reinit(cfg.reinit_layers, cfg.reinit_pooler, cfg.init_seed)?;
     model.config.hidden_dropout = cfg.hidden_dropout;
     model.config.attention_dropout = cfg.attention_dropout;
     model.config.classifier_dropout = cfg.classifier_dropout;
@@ -213,7 +216,11 @@ impl Run {
             schedule: Schedule { kind: cfg.schedule, lr: cfg.lr, warmup, total },
             evals: EvalSchedule::new(per_epoch, cfg.evals_per_epoch, total),
             per_epoch,
-            updater: Updater::new(model, cfg),
+            // Mixout's targets are the starting weights, taken here before a resume loads later ones.
+            updater: Updater::new(model, cfg).with_mixout(
+                (cfg.mixout > 0.0)
+                    .then(|| Mixout::new(model, cfg.mixout, cfg.mixout_exact_gradient, cfg.init_seed)),
+            ),
             matrices,
             state: TrainerState::default(),
             adam: AdamState::new(model.params.len()),

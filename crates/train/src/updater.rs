@@ -4,6 +4,7 @@
 use crate::config::{ClipMode, TrainConfig};
 use crate::error::Result;
 use crate::lazy_rows::LazyRows;
+use crate::mixout::Mixout;
 use crate::optim::{clip_factor, global_norm, global_norm_sparse, AdamState, AdamW, Segment};
 use rayon::prelude::*;
 use stabletune_engine::profile::{timed, Kind};
@@ -42,6 +43,8 @@ pub struct Updater {
     lazy: Option<LazyRows>,
     /// The lazy tensor's rows the last step's gradient wrote: the only ones to zero before the next.
     dirty_rows: Vec<u32>,
+    /// Mixout of the linear layers' weights (`None`: off).
+    mixout: Option<Mixout>,
 }
 
 /// The loss of the batch (before the update) and the global gradient norm before clipping. When
@@ -73,8 +76,19 @@ impl Updater {
             clip: cfg.clip,
             lazy: None,
             dirty_rows: Vec::new(),
+            mixout: None,
         }
         .with_lazy_rows(model, true)
+    }
+
+    /// Trains under `mixout` (built on the model's starting weights, see [`Mixout::new`]).
+    pub fn with_mixout(mut self, mixout: Option<Mixout>) -> Updater {
+        self.mixout = mixout;
+        self
+    }
+
+    pub fn mixout_mut(&mut self) -> Option<&mut Mixout> {
+        self.mixout.as_mut()
     }
 
     /// Switches the lazy word-embedding update on (where the model allows it) or off. Both give the
@@ -160,7 +174,13 @@ impl Updater {
             self.dirty_rows.dedup();
             timed(Kind::Optimizer, || lazy.catch_up(&mut model.params.values, adam, &self.dirty_rows));
         }
+        if let (Some(mixout), Mode::Train { step, .. }) = (&mut self.mixout, mode) {
+            timed(Kind::Elementwise, || mixout.mix(model, step));
+        }
         let loss = model.loss_and_grads(batch, target, mode, ws, grads)?;
+        if let Some(mixout) = &self.mixout {
+            timed(Kind::Elementwise, || mixout.scale_grads(grads));
+        }
         let update = Update { loss, grad_norm: timed(Kind::Optimizer, || self.norm(grads)) };
         inspect(grads, &update);
         if update.diverged() {

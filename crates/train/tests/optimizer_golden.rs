@@ -1,10 +1,13 @@
 //! 30 updates of the tiny BERT fixture (dropout off, its own classifier weights, a given data order) under
 //! devlin2019 and mosbach2021, against an explicit PyTorch implementation of the authors' AdamW, warmup-
-//! linear schedule and gradient clipping (`tests/fixtures/train-golden`, from `tools/make_train_goldens.py`).
+//! linear schedule and gradient clipping (`tests/fixtures/train-golden`, from `tools/make_train_goldens.py`);
+//! and under lee2020-mixout against a port of the reference Mixout with the same masks
+//! (`tools/make_mixout_goldens.py`).
 
 use safetensors::SafeTensors;
 use serde_json::Value;
 use stabletune_model::{Architecture, Batch, HeadSpec, Mode, Model, Target, Workspace};
+use stabletune_train::mixout::Mixout;
 use stabletune_train::optim::AdamState;
 use stabletune_train::schedule::{Schedule, ScheduleKind};
 use stabletune_train::updater::Updater;
@@ -23,8 +26,12 @@ fn check_recipe(recipe: Recipe) {
     let golden: Value =
         serde_json::from_str(&std::fs::read_to_string(fixtures().join("train-golden/golden.json")).unwrap())
             .unwrap();
-    let want = &golden[recipe.name()];
-    let hyper = &golden["hyper"];
+    let mixout_golden: Option<Value> = (recipe == Recipe::Lee2020Mixout).then(|| {
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("train-golden/mixout.json")).unwrap())
+            .unwrap()
+    });
+    let want = mixout_golden.as_ref().unwrap_or(&golden[recipe.name()]);
+    let hyper = &mixout_golden.as_ref().unwrap_or(&golden)["hyper"];
     let f = |k: &str| hyper[k].as_f64().unwrap();
     let overrides = Overrides {
         model: Some("tiny-bert".into()),
@@ -44,7 +51,21 @@ fn check_recipe(recipe: Recipe) {
     let (mut model, _) =
         Model::from_dir(&fixtures().join("tiny-bert"), HeadSpec { classifier: Some(3), masked_lm: false }, 0)
             .unwrap();
-    let mut updater = Updater::new(&model, &cfg);
+    let mixing = cfg.mixout > 0.0;
+    let mixout = mixing.then(|| Mixout::new(&model, cfg.mixout, cfg.mixout_exact_gradient, 0));
+    if let (Some(m), Some(g)) = (&mixout, &mixout_golden) {
+        let names: Vec<&str> = g["mixed"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert_eq!(m.tensor_names(), names, "the same matrices are mixed");
+        assert_eq!(cfg.mixout, g["p"].as_f64().unwrap());
+        // Mixout runs with every dropout off; a training pass (the only one Mixout acts in) then has none.
+        (model.config.hidden_dropout, model.config.attention_dropout, model.config.classifier_dropout) =
+            (cfg.hidden_dropout, cfg.attention_dropout, cfg.classifier_dropout);
+        assert_eq!((cfg.hidden_dropout, cfg.attention_dropout, cfg.classifier_dropout), (0.0, 0.0, 0.0));
+    }
+    let mut updater = Updater::new(&model, &cfg).with_mixout(mixout);
+    // Mixout divides by 1 - p = 0.1: the float32 roundoff of both sides' weights shows ten times larger in
+    // the mixed weights, and so in the losses (steps differ by up to ~1.5e-6, up and down, not growing).
+    let loss_tolerance = if mixing { 1e-5 } else { 1e-6 };
     let total = f("total_steps") as u64;
     let schedule =
         Schedule { kind: ScheduleKind::WarmupLinear, lr: cfg.lr, warmup: f("warmup_steps") as u64, total };
@@ -65,12 +86,23 @@ fn check_recipe(recipe: Recipe) {
         let want_lr = want["lrs"][k].as_f64().unwrap();
         assert!((lr - want_lr).abs() <= 1e-15 * want_lr.abs(), "step {k}: lr {lr} vs {want_lr}");
         let mut ignore = |_: &[f32], _: &stabletune_train::updater::Update| {};
+        let mode = if mixing { Mode::Train { seed: 0, step: k as u64 } } else { Mode::Eval };
+        if let (Some(m), Some(g)) = (updater.mixout_mut(), &mixout_golden) {
+            let masks: Vec<Vec<f32>> = m
+                .tensor_names()
+                .iter()
+                .map(|n| {
+                    g["masks"][k][*n].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()
+                })
+                .collect();
+            m.give_masks(masks);
+        }
         let update = updater
             .step(
                 &mut model,
                 &batch,
                 Target::Classes(&labels),
-                Mode::Eval,
+                mode,
                 lr,
                 &mut ws,
                 &mut grads,
@@ -80,7 +112,7 @@ fn check_recipe(recipe: Recipe) {
             .unwrap();
         let want_loss = want["losses"][k].as_f64().unwrap();
         assert!(
-            (update.loss as f64 - want_loss).abs() <= 1e-6,
+            (update.loss as f64 - want_loss).abs() <= loss_tolerance,
             "step {k}: loss {} vs {want_loss}",
             update.loss
         );
@@ -131,4 +163,9 @@ fn devlin2019_matches_the_authors_optimizer() {
 #[test]
 fn mosbach2021_matches_the_authors_optimizer() {
     check_recipe(Recipe::Mosbach2021);
+}
+
+#[test]
+fn lee2020_mixout_matches_the_reference_mixout() {
+    check_recipe(Recipe::Lee2020Mixout);
 }

@@ -343,3 +343,32 @@ fn the_task_head_is_always_new() {
     assert_eq!(start(false, "fresh-again"), fresh, "drawn from the init seed");
     assert!(start(true, "kept").iter().all(|&v| v == 0.0));
 }
+
+#[test]
+fn mixout_and_reinit_runs_resume_bit_identical() {
+    let data = small_sst2();
+    let root = tempfile::tempdir().unwrap();
+    let dir = |name: &str| root.path().join(name);
+    let mut cfg = config(data.path(), 1, 1);
+    cfg.mixout = 0.9;
+    (cfg.hidden_dropout, cfg.attention_dropout, cfg.classifier_dropout) = (0.0, 0.0, 0.0);
+    cfg.reinit_layers = 1;
+    cfg.reinit_pooler = true;
+    let whole = run(&cfg, &dir("whole"));
+    assert_eq!((whole.status, whole.steps), (Status::Completed, 20));
+    // The settings are in the frozen config, and they change the run.
+    let frozen = std::fs::read_to_string(dir("whole").join("config.toml")).unwrap();
+    assert!(frozen.contains("mixout = 0.9") && frozen.contains("reinit_layers = 1"), "{frozen}");
+    let mut plain = config(data.path(), 1, 1);
+    (plain.hidden_dropout, plain.attention_dropout, plain.classifier_dropout) = (0.0, 0.0, 0.0);
+    run(&plain, &dir("plain"));
+    assert_ne!(losses(&dir("whole")), losses(&dir("plain")));
+    // Mixout's targets are the starting weights (re-initialised ones included), rebuilt on resume: a run
+    // stopped mid-epoch and resumed is the uninterrupted one, bit for bit.
+    let stopped = train(&cfg, &dir("resumed"), false, &mut StopAt(7, false)).unwrap();
+    assert_eq!(stopped.status, Status::Interrupted);
+    let resumed = train(&cfg, &dir("resumed"), true, &mut stabletune_train::trainer::Quiet).unwrap();
+    assert_eq!(resumed.final_metrics, whole.final_metrics);
+    assert_eq!(weights(&dir("resumed")), weights(&dir("whole")));
+    assert_eq!(log(&dir("resumed")), log(&dir("whole")));
+}
