@@ -172,7 +172,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             eprintln!("the run diverged (a loss or gradient was not finite): it counts as a failed run");
             ExitCode::from(EXIT_DIVERGED)
         }
-        Status::Interrupted => {
+        Status::Interrupted | Status::StoppedBySchedule => {
             eprintln!("interrupted; continue with: stabletune train --resume --out {}", out.display());
             ExitCode::from(EXIT_INTERRUPTED)
         }

@@ -8,6 +8,7 @@
 //! [`tensorboard`].
 
 mod dodge;
+pub mod early_stopping;
 mod error;
 pub mod figures;
 mod groups;

@@ -23,6 +23,8 @@ pub struct StudyStatus {
     pub completed: usize,
     pub early_stopped: usize,
     pub diverged: usize,
+    /// Runs stopped by the study's early-stopping schedule.
+    pub stopped_by_schedule: usize,
     /// Ended runs that failed (at or below the majority baseline, or diverged).
     pub failed: usize,
     pub running: Vec<Running>,
@@ -45,6 +47,7 @@ pub fn status(store: &Store, runs: &[PlannedRun], stale_after: u64) -> StudyStat
                 Status::Completed => s.completed += 1,
                 Status::EarlyStopped => s.early_stopped += 1,
                 Status::Diverged => s.diverged += 1,
+                Status::StoppedBySchedule => s.stopped_by_schedule += 1,
                 Status::Interrupted => {}
             }
             s.failed += usize::from(sum.failed == Some(true));
@@ -91,12 +94,14 @@ pub fn status(store: &Store, runs: &[PlannedRun], stale_after: u64) -> StudyStat
 
 pub fn render(s: &StudyStatus) -> String {
     let mut out = format!(
-        "{} runs: {} done ({} completed, {} early-stopped, {} diverged; {} failed), {} running, {} pending\n",
+        "{} runs: {} done ({} completed, {} early-stopped, {} diverged, {} stopped by the schedule; {} failed), \
+         {} running, {} pending\n",
         s.planned,
-        s.completed + s.early_stopped + s.diverged,
+        s.completed + s.early_stopped + s.diverged + s.stopped_by_schedule,
         s.completed,
         s.early_stopped,
         s.diverged,
+        s.stopped_by_schedule,
         s.failed,
         s.running.len(),
         s.pending

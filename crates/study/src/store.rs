@@ -80,7 +80,7 @@ impl Store {
 
     /// The run's summary when it has ended for good (completed, early-stopped or diverged).
     pub fn finished(&self, id: &str) -> Option<Summary> {
-        read_summary(&self.run_dir(id)).filter(|s| s.status.is_final())
+        read_summary(&self.run_dir(id)).filter(|s| s.status.is_ended())
     }
 
     pub fn read_claim(&self, id: &str) -> Option<ClaimInfo> {

@@ -17,11 +17,20 @@ pub enum Status {
     Diverged,
     /// Stopped from outside (Ctrl-C, SIGTERM); `--resume` continues it.
     Interrupted,
+    /// Stopped by a study's early-stopping schedule (Dodge et al.): not among the runs kept at the
+    /// decision point, or fallen to the majority baseline before it. Its checkpoint keeps the optimizer
+    /// state, so `--resume` continues it; a study counts it as ended.
+    StoppedBySchedule,
 }
 
 impl Status {
     /// Whether the run is over for good: `--resume` then changes nothing.
     pub fn is_final(self) -> bool {
+        !matches!(self, Status::Interrupted | Status::StoppedBySchedule)
+    }
+
+    /// Whether a study counts the run as ended (not to be trained further by it).
+    pub fn is_ended(self) -> bool {
         self != Status::Interrupted
     }
 }
@@ -66,7 +75,7 @@ pub struct Summary {
 pub fn failed(status: Status, final_metric: Option<f64>, baseline: Option<f64>) -> Option<bool> {
     match status {
         Status::Diverged => Some(true),
-        Status::Interrupted => None,
+        Status::Interrupted | Status::StoppedBySchedule => None,
         Status::Completed | Status::EarlyStopped => match (final_metric, baseline) {
             (Some(v), Some(b)) => Some(v <= b),
             _ => None,

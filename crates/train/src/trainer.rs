@@ -44,6 +44,8 @@ pub struct StepRecord {
 pub trait Observer {
     /// The run is about to train: where it starts, its length and its warmup.
     fn on_start(&mut self, _step: u64, _total_steps: u64, _warmup_steps: u64) {}
+    /// The task's majority-class baseline on the headline metric (`None` for regression), before training.
+    fn on_baseline(&mut self, _baseline: Option<f64>) {}
     fn on_step(&mut self, _record: &StepRecord) {}
     fn on_eval(&mut self, _step: u64, _metrics: &Metrics, _headline: &str) {}
     fn should_stop(&mut self) -> bool {
@@ -426,6 +428,7 @@ impl Run {
             return Ok(status);
         }
         observer.on_start(self.state.step, self.schedule.total, self.schedule.warmup);
+        observer.on_baseline(self.baseline);
         if self.state.step == 0 {
             self.evaluate(observer)?;
         }
@@ -448,7 +451,7 @@ impl Run {
                 m.clone()
             }
             (Status::Completed | Status::EarlyStopped, _) => self.evaluate(&mut Quiet)?,
-            (Status::Diverged | Status::Interrupted, _) => Metrics::new(),
+            (Status::Diverged | Status::Interrupted | Status::StoppedBySchedule, _) => Metrics::new(),
         };
         self.checkpoint()?;
         let cfg = &self.cfg;
