@@ -20,6 +20,10 @@ pub struct ReportArgs {
     /// Files to write, comma-separated: html, md, csv, json.
     #[arg(long, value_delimiter = ',', default_value = "html,md,csv,json")]
     pub format: Vec<String>,
+    /// Add Dodge et al.'s early-stopping simulation: for budgets of 1 to N full runs, the expected best found
+    /// by training that many runs fully and by the best plan that stops the worst runs early.
+    #[arg(long)]
+    pub early_stopping_simulation: bool,
 }
 
 #[derive(Subcommand)]
@@ -42,12 +46,28 @@ pub fn run(args: ReportArgs) -> Result<()> {
         (None, [one]) if one.join("runs").is_dir() => one.join("report"),
         (None, _) => PathBuf::from("report"),
     };
-    write(&args.dirs, &out, args.group_by.as_deref(), &formats)
+    write(&args.dirs, &out, args.group_by.as_deref(), &formats, args.early_stopping_simulation)
 }
 
 /// Builds and writes a report, and prints its recommendations and where it is.
-pub fn write(dirs: &[PathBuf], out: &Path, group_by: Option<&[String]>, formats: &[Format]) -> Result<()> {
-    let report = build(dirs, group_by)?;
+pub fn write(
+    dirs: &[PathBuf],
+    out: &Path,
+    group_by: Option<&[String]>,
+    formats: &[Format],
+    simulate: bool,
+) -> Result<()> {
+    let mut report = build(dirs, group_by)?;
+    if simulate {
+        report.simulate_early_stopping()?;
+        for s in &report.simulations {
+            let gain = s.budgets.iter().map(|b| b.best - b.train_fully).fold(0.0, f64::max);
+            eprintln!(
+                "{}, {}: early stopping's largest gain over training fully at equal compute: {gain:+.4} {}",
+                s.task, s.configuration, s.metric
+            );
+        }
+    }
     let files = write_report(&report, out, formats)
         .with_context(|| format!("writing the report to {}", out.display()))?;
     for t in &report.tasks {

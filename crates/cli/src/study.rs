@@ -182,6 +182,7 @@ fn run_study(args: RunArgs) -> Result<ExitCode> {
         stale_after: study.spec.execution.stale_after_seconds,
         stop: stop.clone(),
         heartbeat_every: Duration::from_secs(10),
+        early_stopping: study.spec.early_stopping.clone(),
     };
     let report = run_workers(&study.store, &study.runs, &opts, &|e| progress.event(e))?;
     progress.finish();
@@ -249,7 +250,8 @@ fn slurm(args: SlurmArgs) -> Result<ExitCode> {
 /// One line per worker and an overall bar on a terminal; plain lines otherwise (Slurm logs).
 struct Progress {
     bars: Option<(MultiProgress, Vec<ProgressBar>, ProgressBar)>,
-    state: Mutex<(u64, u64)>,
+    /// Runs ended, runs to do, and the workers that said they wait (once per wait).
+    state: Mutex<(u64, u64, Vec<usize>)>,
 }
 
 impl Progress {
@@ -272,16 +274,19 @@ impl Progress {
             );
             (multi, per, all)
         });
-        Progress { bars, state: Mutex::new((0, runs)) }
+        Progress { bars, state: Mutex::new((0, runs, Vec::new())) }
     }
 
     fn event(&self, e: Event) {
         let bars = self.bars.as_ref();
         match e {
-            Event::Started { worker, id, resumed } => match bars {
+            Event::Started { worker, id, resumed } => {
+                self.state.lock().expect("progress lock").2.retain(|&w| w != worker);
+                match bars {
                 Some((_, per, _)) => per[worker].set_message(id),
                 None => eprintln!("[w{worker}] {} {id}", if resumed { "resuming" } else { "starting" }),
-            },
+                }
+            }
             Event::Step { worker, id, record } => match bars {
                 Some((_, per, _)) => {
                     per[worker].set_length(record.total_steps);
@@ -319,6 +324,37 @@ impl Progress {
                     None => eprintln!("{line}"),
                 }
             }
+            Event::Paused { worker, id, step, collapsed } => {
+                let line = if collapsed {
+                    format!("[w{worker}] {id}: fell to the majority baseline at step {step}: stopped, failed")
+                } else {
+                    format!("[w{worker}] {id}: at the decision point (step {step}), waits for its group")
+                };
+                self.say(line);
+            }
+            Event::Decided { group, continued, stopped, failed } => self.say(format!(
+                "early stopping, {group}: {continued} runs continue, {stopped} stopped, {failed} failed before"
+            )),
+            Event::Waiting { worker, groups } => {
+                let mut st = self.state.lock().expect("progress lock");
+                // Once per worker and wait, not every poll.
+                if !st.2.contains(&worker) {
+                    st.2.push(worker);
+                    drop(st);
+                    self.say(format!(
+                        "[w{worker}] waiting: {groups} group(s) need runs that others still train to decide"
+                    ));
+                }
+            }
+        }
+    }
+
+    fn say(&self, line: String) {
+        match self.bars.as_ref() {
+            Some((multi, _, _)) => {
+                let _ = multi.println(line);
+            }
+            None => eprintln!("{line}"),
         }
     }
 

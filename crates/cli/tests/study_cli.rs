@@ -202,3 +202,79 @@ fn shards_split_the_study_and_slurm_scripts_name_them() {
     let o = stabletune(&["study", "show", "demo"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("name = \"demo\""));
 }
+
+#[test]
+fn early_stopping_keeps_the_best_runs_and_decides_once() {
+    let root = tempfile::tempdir().unwrap();
+    let (model, data) = fixtures(root.path());
+    let file = root.path().join("es.toml");
+    let text = format!(
+        "name = \"es\"\nmodel = \"{}\"\ntasks = [\"sst-2\"]\ndata_dir = \"{}\"\nrecipes = [\"devlin2019\"]\n\
+         seeds = \"1..4\"\ntrain_limit = 48\nepochs = 3\nlr = 1e-4\n\
+         [early_stopping]\nstart = 4\nkeep = 2\nat = 0.3\nevals_per_epoch = 3\n\
+         [execution]\nworkers = 2\nthreads_per_worker = 1\n",
+        model.display(),
+        data.display()
+    );
+    std::fs::write(&file, text).unwrap();
+    let out = root.path().join("out");
+    let o = stabletune(&["study", "run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let decisions: Vec<_> =
+        std::fs::read_dir(out.join("early-stopping")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(decisions.len(), 1, "one group, one decision");
+    let text = std::fs::read_to_string(&decisions[0]).unwrap();
+    let d: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let names = |k: &str| -> Vec<String> {
+        d[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().map(String::from).unwrap_or_else(|| v["run"].as_str().unwrap().into()))
+            .collect()
+    };
+    let (kept, stopped, failed) = (names("continued"), names("stopped"), names("failed_before"));
+    assert_eq!(kept.len() + stopped.len() + failed.len(), 4);
+    assert!(kept.len() <= 2 && !kept.is_empty());
+    // 48 examples, batch 16: 3 updates an epoch, 9 in all; an evaluation after each; the first at or after
+    // 30% of 9 is at update 3.
+    assert_eq!((d["decision_step"].as_u64(), d["total_steps"].as_u64()), (Some(3), Some(9)));
+    let summary = |id: &str| -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(out.join("runs").join(id).join("summary.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    for id in &kept {
+        let s = summary(id);
+        assert_eq!((s["status"].as_str(), s["steps"].as_u64()), (Some("completed"), Some(9)), "{id}");
+    }
+    for id in &stopped {
+        let s = summary(id);
+        assert_eq!(
+            (s["status"].as_str(), s["steps"].as_u64()),
+            (Some("stopped_by_schedule"), Some(3)),
+            "{id}"
+        );
+        assert!(
+            out.join("runs").join(id).join("checkpoint-last/optimizer.safetensors").exists(),
+            "resumable"
+        );
+    }
+    // Running the study again trains nothing and leaves the decision as it was.
+    let o = stabletune(&["study", "run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("0 to do"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&decisions[0]).unwrap(), text);
+    let o = stabletune(&["study", "status", out.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&o.stdout)
+        .contains(&format!("{} stopped by the schedule", stopped.len() + failed.len())));
+    // The report shows what the schedule did.
+    let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
+    assert!(md.contains("Early stopping (Dodge et al.), as the study ran it"), "{md}");
+    // A stopped run resumes by hand, to the end.
+    if let Some(id) = stopped.first() {
+        let o = stabletune(&["train", "--resume", "--out", out.join("runs").join(id).to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(summary(id)["status"].as_str(), Some("completed"));
+    }
+}

@@ -187,6 +187,61 @@ pub fn simulate(
     (results, all_exact)
 }
 
+/// Draws per plan when the exact expectation is out of reach (Dodge et al. use 50 000), and their seed.
+pub const SAMPLES: usize = 20_000;
+pub const SEED: u64 = 20_200_214;
+/// Budgets up to this many full runs, as theirs.
+pub const MAX_BUDGET: usize = 30;
+
+/// The simulation of every group whose runs trained to the end (completed) with two or more evaluations
+/// after step 0; groups it cannot simulate are named in `skipped` with the reason.
+pub fn simulate_groups(groups: &[crate::Group], runs: &[crate::RunData]) -> (Vec<Simulation>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut skipped = Vec::new();
+    for g in groups {
+        let curves: Vec<Vec<f64>> = g
+            .runs
+            .iter()
+            .map(|&i| &runs[i])
+            .filter(|r| r.status == "completed")
+            .map(|r| {
+                r.evals
+                    .iter()
+                    .filter(|e| e.step > 0)
+                    .filter_map(|e| e.metrics.get(&g.metric).copied())
+                    .collect()
+            })
+            .collect();
+        let evals = curves.iter().map(Vec::len).min().unwrap_or(0);
+        let name = format!("{}, {}", g.task, g.configuration);
+        if curves.len() < 2 || evals < 2 {
+            skipped.push(format!(
+                "{name}: {} runs trained to the end with {evals} evaluations each; the simulation needs 2 of each",
+                curves.len()
+            ));
+            continue;
+        }
+        if curves.iter().any(|c| c.len() != evals) {
+            skipped.push(format!(
+                "{name}: runs evaluated a different number of times; the simulation needs one schedule"
+            ));
+            continue;
+        }
+        let (budgets, exact) = simulate(&curves, MAX_BUDGET, SAMPLES, SEED);
+        out.push(Simulation {
+            task: g.task.clone(),
+            configuration: g.configuration.clone(),
+            metric: g.metric.clone(),
+            runs: curves.len(),
+            evals,
+            exact,
+            samples: if exact { 0 } else { SAMPLES },
+            budgets,
+        });
+    }
+    (out, skipped)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ pub mod figures;
 mod groups;
 mod load;
 mod render;
+mod schedule;
 mod table;
 pub mod tensorboard;
 mod verdicts;
@@ -24,6 +25,7 @@ pub use figures::Figure;
 pub use groups::{group_keys, label, make_groups, paper_metric, Group};
 pub use load::{load_run, load_runs, short_number, EvalRecord, RunData, StepRecord};
 pub use render::{write_report, Format};
+pub use schedule::{load_schedules, KeptRun, ScheduleSummary};
 pub use table::{row, Row, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 pub use verdicts::{Comparison, Recommendation, TaskVerdict, TestResult, ALPHA};
 
@@ -42,7 +44,27 @@ pub struct Report {
     pub rows: Vec<Row>,
     pub tasks: Vec<TaskVerdict>,
     pub dodge: Vec<DodgeGrid>,
+    /// What the study's live early stopping did, per group (from its decision files).
+    pub schedules: Vec<ScheduleSummary>,
+    /// The offline early-stopping simulation, when asked for ([`Report::simulate_early_stopping`]).
+    pub simulations: Vec<early_stopping::Simulation>,
+    /// Groups the simulation could not use, and why.
+    pub simulation_skipped: Vec<String>,
     pub figures: Vec<Figure>,
+}
+
+impl Report {
+    /// Adds Dodge et al.'s offline early-stopping simulation of every group (runs trained to the end and
+    /// evaluated often), with its figure.
+    pub fn simulate_early_stopping(&mut self) -> Result<()> {
+        let (sims, skipped) = early_stopping::simulate_groups(&self.groups, &self.runs);
+        for s in &sims {
+            self.figures.push(figures::early_stopping_figure(s)?);
+        }
+        self.simulations = sims;
+        self.simulation_skipped = skipped;
+        Ok(())
+    }
 }
 
 /// Reads the runs under `sources` and computes the report (`group_by`: the settings that name
@@ -63,7 +85,20 @@ pub fn analyse(sources: Vec<PathBuf>, runs: Vec<RunData>, group_by: Option<&[Str
     let tasks = verdicts::verdicts(&groups, &rows, &runs);
     let dodge = dodge_grids(&groups, &runs);
     let figures = make_figures(&groups, &rows, &runs)?;
-    Ok(Report { sources, runs, group_keys, groups, rows, tasks, dodge, figures })
+    let schedules = load_schedules(&sources, &runs)?;
+    Ok(Report {
+        sources,
+        runs,
+        group_keys,
+        groups,
+        rows,
+        tasks,
+        dodge,
+        schedules,
+        simulations: Vec::new(),
+        simulation_skipped: Vec::new(),
+        figures,
+    })
 }
 
 fn make_figures(groups: &[Group], rows: &[Row], runs: &[RunData]) -> Result<Vec<Figure>> {

@@ -3,6 +3,7 @@
 //! heartbeats (safe on shared filesystems, resumable after kill -9), shards for Slurm job arrays, the
 //! study's table and its status.
 
+pub mod early_stop;
 pub mod error;
 pub mod plan;
 pub mod presets;

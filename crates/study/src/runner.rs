@@ -2,6 +2,7 @@
 //! one at a time and train them (resuming any that has a checkpoint). Several processes, on one machine or
 //! many, may run workers on the same study; claims keep them apart.
 
+use crate::early_stop::{self, at_decision_point, EarlyStopping, Group, RunState};
 use crate::error::{Result, StudyError};
 use crate::plan::PlannedRun;
 use crate::store::{ClaimInfo, Claimant, Store};
@@ -70,15 +71,54 @@ pub struct RunnerOptions {
     /// Set (by Ctrl-C or SIGTERM) to stop: each worker's run checkpoints and stops after its update.
     pub stop: Arc<AtomicBool>,
     pub heartbeat_every: Duration,
+    /// The study's early-stopping schedule, if any.
+    pub early_stopping: Option<EarlyStopping>,
 }
 
 /// What workers report, for progress displays.
 #[derive(Clone, Debug)]
 pub enum Event {
-    Started { worker: usize, id: String, resumed: bool },
-    Step { worker: usize, id: String, record: StepRecord },
-    Eval { worker: usize, id: String, step: u64, value: f64, headline: String },
-    Finished { worker: usize, id: String, summary: Box<Summary> },
+    Started {
+        worker: usize,
+        id: String,
+        resumed: bool,
+    },
+    Step {
+        worker: usize,
+        id: String,
+        record: StepRecord,
+    },
+    Eval {
+        worker: usize,
+        id: String,
+        step: u64,
+        value: f64,
+        headline: String,
+    },
+    Finished {
+        worker: usize,
+        id: String,
+        summary: Box<Summary>,
+    },
+    /// A run paused at its group's decision point (or stopped, having fallen to the baseline before it).
+    Paused {
+        worker: usize,
+        id: String,
+        step: u64,
+        collapsed: bool,
+    },
+    /// A group's early-stopping decision.
+    Decided {
+        group: String,
+        continued: usize,
+        stopped: usize,
+        failed: usize,
+    },
+    /// Nothing to claim while runs wait for a decision that needs runs held elsewhere.
+    Waiting {
+        worker: usize,
+        groups: usize,
+    },
 }
 
 /// What this process did.
@@ -96,9 +136,35 @@ struct WorkerObserver<'a> {
     held: &'a Mutex<HashMap<String, ClaimInfo>>,
     stop: &'a AtomicBool,
     on_event: &'a (dyn Fn(Event) + Sync),
+    pause: Option<PauseRule>,
+}
+
+/// When a run of a group still to be decided pauses: at its first evaluation at or after `at` of its
+/// updates, or at once when it falls to the majority baseline after having been above it.
+struct PauseRule {
+    at: f64,
+    baseline: Option<f64>,
+    /// An evaluation after the warmup has been above the baseline (this session or before a resume).
+    seen_above: bool,
+    total_steps: u64,
+    warmup_steps: u64,
+    /// Set when it pauses: whether it fell to the baseline, and at which step.
+    paused: Option<(bool, u64)>,
 }
 
 impl Observer for WorkerObserver<'_> {
+    fn on_baseline(&mut self, baseline: Option<f64>) {
+        if let Some(p) = &mut self.pause {
+            p.baseline = baseline;
+        }
+    }
+
+    fn on_start(&mut self, _step: u64, total_steps: u64, warmup_steps: u64) {
+        if let Some(p) = &mut self.pause {
+            (p.total_steps, p.warmup_steps) = (total_steps, warmup_steps);
+        }
+    }
+
     fn on_step(&mut self, record: &StepRecord) {
         if let Some(c) = self.held.lock().expect("claims lock").get_mut(&self.id) {
             (c.step, c.total_steps) = (record.step, record.total_steps);
@@ -108,12 +174,21 @@ impl Observer for WorkerObserver<'_> {
 
     fn on_eval(&mut self, step: u64, metrics: &Metrics, headline: &str) {
         let value = metrics.get(headline).copied().unwrap_or(f64::NAN);
+        if let Some(p) = self.pause.as_mut().filter(|p| p.paused.is_none() && step > 0) {
+            let below = p.baseline.is_some_and(|b| value <= b);
+            if at_decision_point(step, p.total_steps, p.at) {
+                p.paused = Some((false, step));
+            } else if below && p.seen_above && step > p.warmup_steps {
+                p.paused = Some((true, step));
+            }
+            p.seen_above |= step > p.warmup_steps && p.baseline.is_some_and(|b| value > b);
+        }
         let headline = headline.to_string();
         (self.on_event)(Event::Eval { worker: self.worker, id: self.id.clone(), step, value, headline });
     }
 
     fn should_stop(&mut self) -> bool {
-        self.stop.load(Ordering::SeqCst)
+        self.stop.load(Ordering::SeqCst) || self.pause.as_ref().is_some_and(|p| p.paused.is_some())
     }
 }
 
@@ -129,6 +204,7 @@ pub fn run_workers(
     let report = Mutex::new(RunnerReport::default());
     let failure: Mutex<Option<StudyError>> = Mutex::new(None);
     let workers_done = AtomicBool::new(false);
+    let groups = if opts.early_stopping.is_some() { early_stop::groups(runs) } else { Vec::new() };
     std::thread::scope(|scope| {
         // The heartbeat of every claim this process holds, with each run's progress.
         scope.spawn(|| {
@@ -152,13 +228,31 @@ pub fn run_workers(
         });
         let handles: Vec<_> = (0..opts.workers.max(1))
             .map(|worker| {
-                let (me, held, report, failure) = (&me, &held, &report, &failure);
+                let (me, held, report, failure, groups) = (&me, &held, &report, &failure, &groups);
                 scope.spawn(move || {
                     let pool = stabletune_engine::par::thread_pool(opts.threads_per_worker);
                     while !opts.stop.load(Ordering::SeqCst) && failure.lock().expect("lock").is_none() {
-                        let next = match claim_next(store, runs, opts, me, worker) {
+                        let next = match claim_next(store, runs, opts, me, worker, groups) {
                             Ok(Some(next)) => next,
-                            Ok(None) => break,
+                            Ok(None) => match waiting_groups(store, runs, opts, groups, on_event) {
+                                Ok(0) => break,
+                                Ok(n) => {
+                                    // Its runs wait for a decision that needs runs others hold: wait, then
+                                    // look again (a decision, or a run freed by a dead worker).
+                                    on_event(Event::Waiting { worker, groups: n });
+                                    for _ in 0..20 {
+                                        if opts.stop.load(Ordering::SeqCst) {
+                                            break;
+                                        }
+                                        std::thread::sleep(Duration::from_millis(100));
+                                    }
+                                    continue;
+                                }
+                                Err(e) => {
+                                    *failure.lock().expect("lock") = Some(e);
+                                    break;
+                                }
+                            },
                             Err(e) => {
                                 *failure.lock().expect("lock") = Some(e);
                                 break;
@@ -169,15 +263,36 @@ pub fn run_workers(
                         let dir = store.run_dir(&run.id);
                         let resumed = dir.join("config.toml").exists();
                         on_event(Event::Started { worker, id: run.id.clone(), resumed });
-                        let mut observer =
-                            WorkerObserver { worker, id: run.id.clone(), held, stop: &opts.stop, on_event };
+                        let pause = pause_rule(store, runs, opts, groups, run, &dir);
+                        let mut observer = WorkerObserver {
+                            worker,
+                            id: run.id.clone(),
+                            held,
+                            stop: &opts.stop,
+                            on_event,
+                            pause,
+                        };
                         let cache = store.root.join("cache");
                         let result = pool.install(|| {
                             train_cached(&run.config, &dir, resumed, &mut observer, Some(&cache))
                         });
                         let claim = held.lock().expect("claims lock").remove(&run.id).unwrap_or(claim);
                         store.release(&run.id, &claim);
+                        let paused = observer.pause.as_ref().and_then(|p| p.paused);
                         match result {
+                            Ok(summary) if summary.status == Status::Interrupted && paused.is_some() => {
+                                let (collapsed, step) = paused.expect("paused");
+                                let decided = (|| -> Result<()> {
+                                    if collapsed {
+                                        early_stop::stop_run(store, &run.id, true)?;
+                                    }
+                                    on_event(Event::Paused { worker, id: run.id.clone(), step, collapsed });
+                                    decide_all(store, runs, opts, groups, on_event)
+                                })();
+                                if let Err(e) = decided {
+                                    *failure.lock().expect("lock") = Some(e);
+                                }
+                            }
                             Ok(summary) => {
                                 let mut r = report.lock().expect("lock");
                                 if summary.status == Status::Interrupted {
@@ -219,9 +334,13 @@ fn claim_next<'r>(
     opts: &RunnerOptions,
     me: &Claimant,
     worker: usize,
+    groups: &[Group],
 ) -> Result<Option<(&'r PlannedRun, ClaimInfo)>> {
     for (i, run) in runs.iter().enumerate() {
         if opts.shard.is_some_and(|s| !s.contains(i)) || store.finished(&run.id).is_some() {
+            continue;
+        }
+        if !schedule_allows(store, runs, opts, groups, i)? {
             continue;
         }
         if let Some(claim) = store.try_claim(&run.id, me, worker, opts.stale_after)? {
@@ -234,6 +353,106 @@ fn claim_next<'r>(
         }
     }
     Ok(None)
+}
+
+/// Whether the early-stopping schedule lets run `i` train now: not while it waits at the decision point
+/// for its group's decision, nor once it fell to the baseline (it is then stopped here) or was stopped.
+fn schedule_allows(
+    store: &Store,
+    runs: &[PlannedRun],
+    opts: &RunnerOptions,
+    groups: &[Group],
+    i: usize,
+) -> Result<bool> {
+    let (Some(es), Some(group)) = (&opts.early_stopping, groups.iter().find(|g| g.runs.contains(&i))) else {
+        return Ok(true);
+    };
+    if let Some(d) = early_stop::read_decision(store, group) {
+        early_stop::apply(store, &d)?;
+        return Ok(d.continued.contains(&runs[i].id));
+    }
+    match early_stop::run_state(&store.run_dir(&runs[i].id), es) {
+        RunState::Before => Ok(true),
+        RunState::Collapsed { .. } => {
+            early_stop::stop_run(store, &runs[i].id, true)?;
+            Ok(false)
+        }
+        RunState::AtDecision { .. } | RunState::Ended(_) => Ok(false),
+    }
+}
+
+/// How a run of `run`'s group pauses (`None`: it trains to the end: no early stopping, or decided).
+fn pause_rule(
+    store: &Store,
+    runs: &[PlannedRun],
+    opts: &RunnerOptions,
+    groups: &[Group],
+    run: &PlannedRun,
+    dir: &std::path::Path,
+) -> Option<PauseRule> {
+    let es = opts.early_stopping.as_ref()?;
+    let i = runs.iter().position(|r| r.id == run.id)?;
+    let group = groups.iter().find(|g| g.runs.contains(&i))?;
+    if early_stop::read_decision(store, group).is_some() {
+        return None;
+    }
+    // A resumed run's earlier evaluations count: it may already have been above the baseline.
+    let before = stabletune_train::trainer::read_summary(dir);
+    let seen_above = before.as_ref().is_some_and(|s| {
+        let b = s.majority_baseline;
+        early_stop::evaluations(dir, &s.headline_metric)
+            .iter()
+            .any(|e| e.0 > s.warmup_steps && b.is_some_and(|b| e.1 > b))
+    });
+    Some(PauseRule { at: es.at, baseline: None, seen_above, total_steps: 0, warmup_steps: 0, paused: None })
+}
+
+/// Takes every decision that can be taken; returns nothing new to report but errors.
+fn decide_all(
+    store: &Store,
+    runs: &[PlannedRun],
+    opts: &RunnerOptions,
+    groups: &[Group],
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<()> {
+    let Some(es) = &opts.early_stopping else { return Ok(()) };
+    for g in groups {
+        let existed = early_stop::read_decision(store, g).is_some();
+        if let Some(d) = early_stop::decide(store, runs, g, es)? {
+            if !existed {
+                on_event(Event::Decided {
+                    group: g.key.clone(),
+                    continued: d.continued.len(),
+                    stopped: d.stopped.len(),
+                    failed: d.failed_before.len(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After taking the decisions it can, the number of groups with a run of this shard waiting at the
+/// decision point (0: nothing to wait for).
+fn waiting_groups(
+    store: &Store,
+    runs: &[PlannedRun],
+    opts: &RunnerOptions,
+    groups: &[Group],
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<usize> {
+    let Some(es) = &opts.early_stopping else { return Ok(0) };
+    decide_all(store, runs, opts, groups, on_event)?;
+    let mine = |i: &usize| opts.shard.is_none_or(|s| s.contains(*i));
+    Ok(groups
+        .iter()
+        .filter(|g| early_stop::read_decision(store, g).is_none())
+        .filter(|g| {
+            g.runs.iter().filter(|i| mine(i)).any(|&i| {
+                matches!(early_stop::run_state(&store.run_dir(&runs[i].id), es), RunState::AtDecision { .. })
+            })
+        })
+        .count())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! seed is one run. Any setting of a run (the keys of a run's config.toml) may appear at the top level, as a
 //! value or as a list to sweep, or under `[grid]`.
 
+use crate::early_stop::EarlyStopping;
 use crate::error::{Result, StudyError};
 use serde::Serialize;
 use stabletune_train::{Overrides, Recipe};
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 use toml::Value;
 
 /// Keys of a study file that are not run settings.
-const STUDY_KEYS: [&str; 11] = [
+const STUDY_KEYS: [&str; 12] = [
     "name",
     "model",
     "models",
@@ -21,6 +22,7 @@ const STUDY_KEYS: [&str; 11] = [
     "init_seeds",
     "data_seeds",
     "grid",
+    "early_stopping",
 ];
 /// Run settings a study sets through its own keys.
 const RESERVED: [&str; 3] = ["seed", "init_seed", "data_seed"];
@@ -99,6 +101,8 @@ pub struct StudySpec {
     /// Every other run setting: its values (one, or several to sweep), in file order.
     pub settings: Vec<(String, Vec<Value>)>,
     pub execution: Execution,
+    /// Dodge et al.'s early stopping (`[early_stopping]`), when the study uses it.
+    pub early_stopping: Option<EarlyStopping>,
     /// The file it came from (`None`: a preset).
     pub source: Option<PathBuf>,
     /// The text it was parsed from.
@@ -264,6 +268,21 @@ impl StudySpec {
                 settings.push((key.clone(), values));
             }
         }
+        let early_stopping = match get("early_stopping") {
+            Some(v) => {
+                let es = EarlyStopping::parse(path, v, seeds.pairs().len())?;
+                if settings.iter().any(|(k, _)| k == "evals_per_epoch") {
+                    return Err(err(
+                        path,
+                        "evals_per_epoch: set it in [early_stopping] when the study stops early",
+                    ));
+                }
+                // Every run evaluates as often as the schedule needs.
+                settings.push(("evals_per_epoch".into(), vec![Value::Integer(es.evals_per_epoch as i64)]));
+                Some(es)
+            }
+            None => None,
+        };
         if let Some((key, _)) = settings.iter().find(|(_, v)| v.is_empty()) {
             return Err(err(path, format!("{key}: an empty list leaves no runs")));
         }
@@ -278,6 +297,7 @@ impl StudySpec {
             seeds,
             settings,
             execution,
+            early_stopping,
             source: None,
             text: text.to_string(),
         })

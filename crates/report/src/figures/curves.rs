@@ -36,6 +36,8 @@ struct Panel<'a> {
     y_desc: String,
     /// (series per run, failed?)
     runs: Vec<(Vec<(u64, f64)>, bool)>,
+    /// Runs an early-stopping schedule stopped (thin grey lines, no band).
+    stopped: Vec<Vec<(u64, f64)>>,
     x_max: f64,
     _life: std::marker::PhantomData<&'a ()>,
 }
@@ -62,6 +64,19 @@ fn draw_panel(area: &DrawingArea<SVGBackend, Shift>, p: &Panel, id: &str, legend
         .axis_desc_style((FONT, 14))
         .draw()
         .map_err(fig_err(id))?;
+    for (k, s) in p.stopped.iter().enumerate() {
+        let series = chart
+            .draw_series(LineSeries::new(
+                s.iter().map(|&(x, y)| (x as f64, y)),
+                GREY.mix(0.5).stroke_width(1),
+            ))
+            .map_err(fig_err(id))?;
+        if legend && k == 0 {
+            series
+                .label(format!("stopped by the schedule ({})", p.stopped.len()))
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREY.stroke_width(1)));
+        }
+    }
     for (failed, c) in [(false, SUCCESS), (true, FAILURE)] {
         let class: Vec<Vec<(u64, f64)>> =
             p.runs.iter().filter(|r| r.1 == failed).map(|r| r.0.clone()).collect();
@@ -119,41 +134,32 @@ fn draw_panel(area: &DrawingArea<SVGBackend, Shift>, p: &Panel, id: &str, legend
 pub fn training_curves(group: &Group, runs: &[RunData]) -> Result<Option<Figure>> {
     register_font();
     let id = format!("fig14-curves-{}-{}", group.task, slug(&group.configuration));
-    let members: Vec<&RunData> =
-        group.runs.iter().map(|&i| &runs[i]).filter(|r| !r.train.is_empty()).collect();
-    if members.is_empty() {
+    let all: Vec<&RunData> = group.runs.iter().map(|&i| &runs[i]).filter(|r| !r.train.is_empty()).collect();
+    if all.is_empty() {
         return Ok(None);
     }
-    let x_max = members.iter().flat_map(|r| r.train.last().map(|s| s.step as f64)).fold(1.0, f64::max);
+    let stopped_run = |r: &&RunData| r.status == "stopped_by_schedule" && r.failed != Some(true);
+    let (stopped, members): (Vec<&RunData>, Vec<&RunData>) = all.iter().copied().partition(stopped_run);
+    let losses = |r: &RunData| -> Vec<(u64, f64)> {
+        r.train.iter().filter(|s| s.loss.is_finite()).map(|s| (s.step, s.loss)).collect()
+    };
+    let dev_of = |r: &RunData| -> Vec<(u64, f64)> {
+        r.evals.iter().filter_map(|e| e.metrics.get(&group.metric).map(|&v| (e.step, v))).collect()
+    };
+    let x_max = all.iter().flat_map(|r| r.train.last().map(|s| s.step as f64)).fold(1.0, f64::max);
     let loss = Panel {
         title: "training loss".into(),
         y_desc: "cross-entropy loss (one batch)".into(),
-        runs: members
-            .iter()
-            .map(|r| {
-                (
-                    r.train.iter().filter(|s| s.loss.is_finite()).map(|s| (s.step, s.loss)).collect(),
-                    r.failed == Some(true),
-                )
-            })
-            .collect(),
+        runs: members.iter().map(|r| (losses(r), r.failed == Some(true))).collect(),
+        stopped: stopped.iter().map(|r| losses(r)).collect(),
         x_max,
         _life: Default::default(),
     };
     let dev = Panel {
         title: format!("dev {}", group.metric),
         y_desc: format!("dev {}", group.metric),
-        runs: members
-            .iter()
-            .map(|r| {
-                let s = r
-                    .evals
-                    .iter()
-                    .filter_map(|e| e.metrics.get(&group.metric).map(|&v| (e.step, v)))
-                    .collect();
-                (s, r.failed == Some(true))
-            })
-            .collect(),
+        runs: members.iter().map(|r| (dev_of(r), r.failed == Some(true))).collect(),
+        stopped: stopped.iter().map(|r| dev_of(r)).collect(),
         x_max,
         _life: Default::default(),
     };
@@ -177,12 +183,17 @@ pub fn training_curves(group: &Group, runs: &[RunData]) -> Result<Option<Figure>
         id,
         title: format!("Training loss and dev {} over training: {}, {} (Fig. 14)", group.metric, group.task, group.configuration),
         caption: format!(
-            "{} runs ({} failed, red; {} successful, blue). Thin lines are single runs (the loss of each update's batch, \
-             the dev {} at each evaluation); thick lines and bands are the mean +- std (ddof 0) over the runs of each kind \
-             at each step.",
-            members.len(),
+            "{} runs ({} failed, red; {} successful, blue{}). Thin lines are single runs (the loss of each update's \
+             batch, the dev {} at each evaluation); thick lines and bands are the mean +- std (ddof 0) over the runs of each \
+             kind at each step.",
+            all.len(),
             failed,
             members.len() - failed,
+            if stopped.is_empty() {
+                String::new()
+            } else {
+                format!("; {} stopped by the early-stopping schedule, grey", stopped.len())
+            },
             group.metric
         ),
         svg,
@@ -210,7 +221,7 @@ pub fn grad_norm_figures(task: &str, groups: &[&Group], runs: &[RunData]) -> Res
     let candidates: Vec<&RunData> = groups
         .iter()
         .flat_map(|g| g.runs.iter().map(|&i| &runs[i]))
-        .filter(|r| r.ended() && r.grad_norms.len() >= 2)
+        .filter(|r| r.ended() && r.grad_norms.len() >= 2 && r.final_metrics.contains_key(&metric))
         .collect();
     let score = |r: &RunData| r.final_metrics.get(&metric).copied().unwrap_or(f64::NEG_INFINITY);
     let by_score = |a: &&&RunData, b: &&&RunData| score(a).total_cmp(&score(b));

@@ -338,3 +338,83 @@ pub fn evp_curves(task: &str, groups: &[&Group], runs: &[RunData]) -> Result<Opt
         svg,
     }))
 }
+
+/// Dodge et al.'s Fig. 6/7: the expected best dev metric against the budget (in full training runs), by
+/// training that many runs fully and by the best early-stopping plan within the same budget.
+pub fn early_stopping_figure(sim: &crate::early_stopping::Simulation) -> Result<Figure> {
+    register_font();
+    let id = format!("early-stopping-{}-{}", sim.task, super::curves::slug(&sim.configuration));
+    let full: Vec<(f64, f64)> = sim.budgets.iter().map(|b| (b.budget as f64, b.train_fully)).collect();
+    let best: Vec<(f64, f64)> = sim.budgets.iter().map(|b| (b.budget as f64, b.best)).collect();
+    let n = sim.budgets.len().max(1);
+    let (y0, y1) = padded_range(full.iter().chain(&best).map(|p| p.1));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(fig_err(&id))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("{}, {}: early stopping at equal compute", sim.task, sim.configuration),
+                (FONT, 20),
+            )
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.8..(n as f64 + 0.2), y0..y1)
+            .map_err(fig_err(&id))?;
+        let xfmt = |x: &f64| {
+            if (x - x.round()).abs() < 1e-6 {
+                format!("{}", x.round() as i64)
+            } else {
+                String::new()
+            }
+        };
+        let yfmt = |y: &f64| tick(*y, y1 - y0);
+        chart
+            .configure_mesh()
+            .max_light_lines(1)
+            .x_labels(n.min(30))
+            .x_label_formatter(&xfmt)
+            .y_label_formatter(&yfmt)
+            .x_desc("budget (full training runs of compute)")
+            .y_desc(format!("expected best dev {}", sim.metric))
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 15))
+            .draw()
+            .map_err(fig_err(&id))?;
+        for (points, c, label) in
+            [(&full, colour(0), "train every run fully"), (&best, colour(2), "best early-stopping plan")]
+        {
+            chart
+                .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
+                .map_err(fig_err(&id))?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, c.filled()))).map_err(fig_err(&id))?;
+        }
+        chart
+            .configure_series_labels()
+            .label_font((FONT, 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(fig_err(&id))?;
+        root.present().map_err(fig_err(&id))?;
+    }
+    Ok(Figure {
+        id,
+        title: format!("Early stopping at equal compute: {}, {} (Dodge et al., Fig. 6/7)", sim.task, sim.configuration),
+        caption: format!(
+            "For each budget of B full training runs: the expected best dev {} when B runs train fully, and under the best \
+             plan that starts more runs, stops the worst after part of training (ranked by their best evaluation so far) \
+             and trains the rest fully, spending exactly B runs of evaluations. From the {} runs of this group, {} \
+             evaluations each, drawn with replacement ({}).",
+            sim.metric,
+            sim.runs,
+            sim.evals,
+            if sim.exact { "exact average over every draw".to_string() } else { format!("{} random draws per plan", sim.samples) }
+        ),
+        svg,
+    })
+}

@@ -5,7 +5,7 @@ mod curves;
 mod distributions;
 
 pub use curves::{bias_correction, grad_norm_figures, training_curves};
-pub use distributions::{box_plots, evp_curves, metric_vs_loss};
+pub use distributions::{box_plots, early_stopping_figure, evp_curves, metric_vs_loss};
 
 use crate::error::ReportError;
 use plotters::style::{FontStyle, RGBColor};

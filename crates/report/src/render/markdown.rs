@@ -122,6 +122,9 @@ pub(crate) fn render(r: &Report) -> String {
         }
         m.push('\n');
     }
+    for line in super::early_stopping_lines(r) {
+        m.push_str(&line.markdown());
+    }
     let _ = writeln!(m, "## Figures\n");
     for f in &r.figures {
         let _ =

@@ -166,6 +166,11 @@ fn report_json(report: &Report) -> Value {
         "table": report.rows,
         "tasks": report.tasks,
         "dodge": report.dodge,
+        "early_stopping": {
+            "schedules": report.schedules,
+            "simulations": report.simulations,
+            "simulation_skipped": report.simulation_skipped,
+        },
         "figures": report.figures.iter().map(|f| json!({"id": f.id, "file": format!("figures/{}.svg", f.id), "title": f.title, "caption": f.caption})).collect::<Vec<_>>(),
         "runs": runs,
     })
@@ -178,4 +183,209 @@ pub(crate) fn cell(x: Option<f64>) -> String {
 
 pub(crate) fn interval(ci: Option<[f64; 2]>) -> String {
     ci.map(|[a, b]| format!("[{a:.4}, {b:.4}]")).unwrap_or_default()
+}
+
+/// A piece of the early-stopping sections, rendered to HTML or Markdown alike.
+pub(crate) enum Block {
+    Heading(String),
+    Paragraph(String),
+    Table(Vec<String>, Vec<Vec<String>>),
+}
+
+impl Block {
+    fn html(&self) -> String {
+        use html::escape;
+        match self {
+            Block::Heading(t) => format!("<h2>{}</h2>\n", escape(t)),
+            Block::Paragraph(t) => format!("<p>{}</p>\n", escape(t)),
+            Block::Table(head, rows) => {
+                let mut out = String::from("<table><tr>");
+                for c in head {
+                    out += &format!("<th class=\"text\">{}</th>", escape(c));
+                }
+                out += "</tr>\n";
+                for row in rows {
+                    out += "<tr>";
+                    for c in row {
+                        out += &format!("<td class=\"text\">{}</td>", escape(c));
+                    }
+                    out += "</tr>\n";
+                }
+                out + "</table>\n"
+            }
+        }
+    }
+
+    fn markdown(&self) -> String {
+        let cell = |s: &String| s.replace('|', "\\|");
+        match self {
+            Block::Heading(t) => format!("## {t}\n\n"),
+            Block::Paragraph(t) => format!("{t}\n\n"),
+            Block::Table(head, rows) => {
+                let mut out = format!(
+                    "| {} |\n|{}\n",
+                    head.iter().map(cell).collect::<Vec<_>>().join(" | "),
+                    "---|".repeat(head.len())
+                );
+                for row in rows {
+                    out += &format!("| {} |\n", row.iter().map(cell).collect::<Vec<_>>().join(" | "));
+                }
+                out + "\n"
+            }
+        }
+    }
+}
+
+/// The live early stopping's outcome and the offline simulation, as blocks.
+pub(crate) fn early_stopping_lines(r: &Report) -> Vec<Block> {
+    let mut out = Vec::new();
+    if !r.schedules.is_empty() {
+        out.push(Block::Heading("Early stopping (Dodge et al.), as the study ran it".into()));
+        out.push(Block::Paragraph(
+            "Each group started its runs, evaluated them often, and at the decision point kept the runs with the \
+             highest best-so-far dev metric; the others stopped there (stopped_by_schedule), and runs that fell to \
+             the majority baseline or diverged before it stopped at once (failed). Compute is counted in updates and \
+             in training time, against training every started run to the end."
+                .into(),
+        ));
+        let head = [
+            "task",
+            "configuration",
+            "decided at",
+            "kept / started",
+            "stopped",
+            "failed before",
+            "updates used",
+            "time used",
+            "best run found",
+        ];
+        let rows = r
+            .schedules
+            .iter()
+            .map(|s| {
+                vec![
+                    s.task.clone(),
+                    s.configuration.clone(),
+                    format!("step {} of {} ({:.0}%)", s.decision_step, s.total_steps, 100.0 * s.at),
+                    format!("{} / {}", s.keep, s.start),
+                    s.stopped.to_string(),
+                    s.failed_before.len().to_string(),
+                    format!(
+                        "{} of {} ({:.0}%)",
+                        s.updates_used,
+                        s.updates_all,
+                        100.0 * s.updates_used as f64 / s.updates_all.max(1) as f64
+                    ),
+                    match s.seconds_all {
+                        Some(all) => format!(
+                            "{:.0} s of {:.0} s ({:.0}%)",
+                            s.seconds_used,
+                            all,
+                            100.0 * s.seconds_used / all.max(1e-9)
+                        ),
+                        None => "-".into(),
+                    },
+                    s.best
+                        .as_ref()
+                        .map(|(run, v)| format!("{run}: {} {v:.4}", s.metric))
+                        .unwrap_or_else(|| "not ended yet".into()),
+                ]
+            })
+            .collect();
+        out.push(Block::Table(head.iter().map(|s| s.to_string()).collect(), rows));
+        for s in &r.schedules {
+            let rows = s
+                .kept
+                .iter()
+                .map(|k| {
+                    vec![
+                        k.run.clone(),
+                        k.rank_at_decision.to_string(),
+                        format!("{:.4}", k.best_so_far),
+                        k.final_value.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into()),
+                        k.final_rank.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
+                    ]
+                })
+                .collect();
+            out.push(Block::Paragraph(format!(
+                "{}, {}: the kept runs, ranked at the decision point and at the end{}.",
+                s.task,
+                s.configuration,
+                if s.failed_before.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; failed before it: {}",
+                        s.failed_before
+                            .iter()
+                            .map(|(run, step, why)| format!("{run} ({why}, step {step})"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            )));
+            let head = [
+                "run",
+                "rank at decision",
+                &format!("best {} so far", s.metric),
+                &format!("final {}", s.metric),
+                "final rank",
+            ];
+            out.push(Block::Table(head.iter().map(|s| s.to_string()).collect(), rows));
+        }
+    }
+    if !r.simulations.is_empty() || !r.simulation_skipped.is_empty() {
+        out.push(Block::Heading("Early stopping, simulated (Dodge et al.)".into()));
+        out.push(Block::Paragraph(
+            "What early stopping would have found in this study: for a budget of B full training runs, the expected \
+             best dev metric of B runs trained fully, against the best plan that starts s runs, stops the worst of \
+             them after t evaluations (ranked by their best so far) and trains the rest fully, within exactly the same \
+             number of evaluations. Runs are drawn with replacement from the group's runs trained to the end; a run's \
+             value is its best evaluation (Dodge et al.'s procedure)."
+                .into(),
+        ));
+        for sim in &r.simulations {
+            let rows = sim
+                .budgets
+                .iter()
+                .map(|b| {
+                    let p = b.best_plan;
+                    vec![
+                        b.budget.to_string(),
+                        format!("{:.4}", b.train_fully),
+                        format!("{:.4}", b.best),
+                        if p.stopped == 0 {
+                            format!("train {} run{} fully", p.started, if p.started == 1 { "" } else { "s" })
+                        } else {
+                            format!(
+                                "start {}, stop {} after {} of {} evaluations ({:.0}%), train {} fully",
+                                p.started,
+                                p.stopped,
+                                p.evals_before_stop,
+                                sim.evals,
+                                100.0 * p.evals_before_stop as f64 / sim.evals as f64,
+                                p.started - p.stopped
+                            )
+                        },
+                        b.plans.to_string(),
+                    ]
+                })
+                .collect();
+            out.push(Block::Paragraph(format!(
+                "{}, {} ({} runs, {} evaluations each, {}):",
+                sim.task,
+                sim.configuration,
+                sim.runs,
+                sim.evals,
+                if sim.exact { "exact".to_string() } else { format!("{} draws per plan", sim.samples) }
+            )));
+            let head =
+                ["budget (runs)", "train fully", "best plan", "the best plan", "plans within the budget"];
+            out.push(Block::Table(head.iter().map(|s| s.to_string()).collect(), rows));
+        }
+        for s in &r.simulation_skipped {
+            out.push(Block::Paragraph(format!("Not simulated: {s}.")));
+        }
+    }
+    out
 }
