@@ -117,14 +117,7 @@ fn draw_panel(area: &DrawingArea<SVGBackend, Shift>, p: &Panel, id: &str, legend
         }
     }
     if legend {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .draw()
-            .map_err(fig_err(id))?;
+        super::legend(&mut chart, SeriesLabelPosition::UpperRight, 13, id)?;
     }
     Ok(())
 }
@@ -302,14 +295,7 @@ pub fn grad_norm_figures(task: &str, groups: &[&Group], runs: &[RunData]) -> Res
                 }
             }
             if k == 0 {
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperLeft)
-                    .label_font((FONT, 12))
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK.mix(0.4))
-                    .draw()
-                    .map_err(fig_err(&id))?;
+                super::legend(&mut chart, SeriesLabelPosition::UpperLeft, 12, &id)?;
             }
         }
         root.present().map_err(fig_err(&id))?;
@@ -416,14 +402,7 @@ pub fn bias_correction(betas: &[(f64, f64)], longest_run: u64) -> Result<Figure>
                 .label(format!("bias correction, beta1 {b1}, beta2 {b2}"))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(fig_err(&id))?;
+        super::legend(&mut chart, SeriesLabelPosition::UpperRight, 13, &id)?;
         root.present().map_err(fig_err(&id))?;
     }
     let first: Vec<String> =

@@ -228,13 +228,7 @@ pub fn metric_vs_loss(task: &str, groups: &[&Group], runs: &[RunData]) -> Result
                 .label(g.configuration.clone())
                 .legend(move |(x, y)| Circle::new((x + 10, y), 5, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .draw()
-            .map_err(fig_err(&id))?;
+        super::legend(&mut chart, SeriesLabelPosition::MiddleRight, 14, &id)?;
         root.present().map_err(fig_err(&id))?;
     }
     Ok(Some(Figure {
@@ -316,14 +310,7 @@ pub fn evp_curves(task: &str, groups: &[&Group], runs: &[RunData]) -> Result<Opt
                 .label(format!("{name} ({} runs)", values.len()))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(fig_err(&id))?;
+        super::legend(&mut chart, SeriesLabelPosition::LowerRight, 14, &id)?;
         root.present().map_err(fig_err(&id))?;
     }
     let total: usize = curves.iter().map(|c| c.1.len()).sum();
@@ -392,14 +379,7 @@ pub fn early_stopping_figure(sim: &crate::early_stopping::Simulation) -> Result<
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
             chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, c.filled()))).map_err(fig_err(&id))?;
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(fig_err(&id))?;
+        super::legend(&mut chart, SeriesLabelPosition::LowerRight, 14, &id)?;
         root.present().map_err(fig_err(&id))?;
     }
     Ok(Figure {

@@ -7,7 +7,10 @@ mod distributions;
 pub use curves::{bias_correction, grad_norm_figures, training_curves};
 pub use distributions::{box_plots, early_stopping_figure, evp_curves, metric_vs_loss};
 
-use crate::error::ReportError;
+use crate::error::{ReportError, Result};
+use plotters::chart::{ChartContext, SeriesLabelPosition};
+use plotters::coord::CoordTranslate;
+use plotters::prelude::{Color, DrawingBackend, BLACK, WHITE};
 use plotters::style::{FontStyle, RGBColor};
 use serde::Serialize;
 use std::sync::Once;
@@ -112,4 +115,21 @@ pub(crate) fn tick(x: f64, span: f64) -> String {
         4
     };
     format!("{x:.decimals$}")
+}
+
+/// The legend of a chart, in the figures' one style.
+pub(crate) fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    font_size: u32,
+    figure: &str,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font((FONT, font_size))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .draw()
+        .map_err(fig_err(figure))
 }
