@@ -116,17 +116,6 @@ fn table1(h: &mut String, r: &Report) {
     h.push_str("</table>\n");
 }
 
-fn p_cell(t: &crate::TestResult) -> String {
-    match (t.p, t.p_holm) {
-        (Some(p), Some(a)) => format!(
-            "{} <span class=\"ci\">({})</span>",
-            crate::verdicts::p_text(a),
-            crate::verdicts::p_text(p)
-        ),
-        _ => "undefined".into(),
-    }
-}
-
 fn verdicts(h: &mut String, r: &Report) {
     let _ = writeln!(h, "<h2>Is the difference real?</h2>");
     let _ = writeln!(
@@ -140,21 +129,9 @@ fn verdicts(h: &mut String, r: &Report) {
     for t in &r.tasks {
         let _ = writeln!(h, "<h3>{} ({})</h3>", escape(&t.task), escape(&t.metric));
         if !t.comparisons.is_empty() {
-            h.push_str("<table><tr><th class=\"text\">configuration</th><th class=\"text\">against</th><th>Levene</th><th>Brown-Forsythe</th><th>Welch</th><th>Mann-Whitney</th><th>Fisher (failed)</th></tr>\n");
-            for c in &t.comparisons {
-                let _ = writeln!(
-                    h,
-                    "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    escape(&c.configuration),
-                    escape(&c.reference),
-                    p_cell(&c.levene),
-                    p_cell(&c.brown_forsythe),
-                    p_cell(&c.welch),
-                    p_cell(&c.mann_whitney),
-                    p_cell(&c.fisher)
-                );
-            }
-            h.push_str("</table>\n<ul>\n");
+            let (head, rows) = super::comparison_rows(t);
+            h.push_str(&super::Block::Table(head, rows).html());
+            h.push_str("<ul>\n");
             for c in &t.comparisons {
                 for s in &c.sentences {
                     let _ = writeln!(h, "<li>{}</li>", escape(s));

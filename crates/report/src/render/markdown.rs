@@ -58,29 +58,11 @@ pub(crate) fn render(r: &Report) -> String {
          in brackets); real at adjusted p < {}.\n",
         crate::ALPHA
     );
-    let p = |t: &crate::TestResult| match (t.p, t.p_holm) {
-        (Some(p), Some(a)) => format!("{} ({})", crate::verdicts::p_text(a), crate::verdicts::p_text(p)),
-        _ => "undefined".into(),
-    };
     for t in &r.tasks {
         let _ = writeln!(m, "### {} ({})\n", md(&t.task), md(&t.metric));
         if !t.comparisons.is_empty() {
-            let _ = writeln!(m, "| configuration | against | Levene | Brown-Forsythe | Welch | Mann-Whitney | Fisher (failed) |");
-            let _ = writeln!(m, "|---|---|--:|--:|--:|--:|--:|");
-            for c in &t.comparisons {
-                let _ = writeln!(
-                    m,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
-                    md(&c.configuration),
-                    md(&c.reference),
-                    p(&c.levene),
-                    p(&c.brown_forsythe),
-                    p(&c.welch),
-                    p(&c.mann_whitney),
-                    p(&c.fisher)
-                );
-            }
-            m.push('\n');
+            let (head, rows) = super::comparison_rows(t);
+            m.push_str(&super::Block::Table(head, rows).markdown());
             for c in &t.comparisons {
                 for s in &c.sentences {
                     let _ = writeln!(m, "- {s}");

@@ -176,6 +176,33 @@ fn report_json(report: &Report) -> Value {
     })
 }
 
+/// Each comparison of a task as a row of the verdict table: the configuration, the one it is compared
+/// with, and each test's Holm-adjusted p-value with the unadjusted one in brackets.
+pub(crate) fn comparison_rows(t: &crate::TaskVerdict) -> (Vec<String>, Vec<Vec<String>>) {
+    let p = |t: &crate::TestResult| match (t.p, t.p_holm) {
+        (Some(p), Some(a)) => format!("{} ({})", crate::verdicts::p_text(a), crate::verdicts::p_text(p)),
+        _ => "undefined".into(),
+    };
+    let head =
+        ["configuration", "against", "Levene", "Brown-Forsythe", "Welch", "Mann-Whitney", "Fisher (failed)"];
+    let rows = t
+        .comparisons
+        .iter()
+        .map(|c| {
+            vec![
+                c.configuration.clone(),
+                c.reference.clone(),
+                p(&c.levene),
+                p(&c.brown_forsythe),
+                p(&c.welch),
+                p(&c.mann_whitney),
+                p(&c.fisher),
+            ]
+        })
+        .collect();
+    (head.map(String::from).to_vec(), rows)
+}
+
 /// A value for a table cell: 4 decimals, or a dash.
 pub(crate) fn cell(x: Option<f64>) -> String {
     x.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into())
@@ -193,7 +220,7 @@ pub(crate) enum Block {
 }
 
 impl Block {
-    fn html(&self) -> String {
+    pub(crate) fn html(&self) -> String {
         use html::escape;
         match self {
             Block::Heading(t) => format!("<h2>{}</h2>\n", escape(t)),
@@ -216,7 +243,7 @@ impl Block {
         }
     }
 
-    fn markdown(&self) -> String {
+    pub(crate) fn markdown(&self) -> String {
         let cell = |s: &String| s.replace('|', "\\|");
         match self {
             Block::Heading(t) => format!("## {t}\n\n"),
