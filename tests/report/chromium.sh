@@ -21,21 +21,9 @@ DIR=$(mktemp -d /tmp/stabletune-report.XXXXXX)
 cleanup() { if [ "${KEEP:-0}" != 1 ]; then rm -rf "$DIR"; fi; }
 trap cleanup EXIT
 
-mkdir -p "$DIR/sst2"
-head -n 101 "$ASSETS/glue/SST-2/train.tsv" > "$DIR/sst2/train.tsv"
-head -n 33 "$ASSETS/glue/SST-2/dev.tsv" > "$DIR/sst2/dev.tsv"
-cat > "$DIR/study.toml" <<TOML
-name = "report-test"
-model = "$ASSETS/models/all-MiniLM-L6-v2"
-tasks = ["sst-2"]
-data_dir = "$DIR/sst2"
-recipes = ["devlin2019", "mosbach2021"]
-seeds = "1..3"
-train_limit = 32
-max_steps = 4
-evals_per_epoch = 1
-grad_norms_every = 1
-TOML
+. tests/small_study.sh
+small_study "$DIR" report-test "max_steps = 4
+grad_norms_every = 1"
 "$BIN" study run "$DIR/study.toml" --out "$DIR/study" > "$DIR/study.out" 2> "$DIR/study.err"
 REPORT="$DIR/study/report/report.html"
 [ -f "$REPORT" ] || { echo "study run wrote no report"; cat "$DIR/study.err"; exit 1; }

@@ -75,20 +75,8 @@ done
 sinfo -h -o %t | grep -q idle || { echo "the Slurm node never became idle"; sinfo || true; cat "$DIR"/slurm*.log; exit 1; }
 
 # A small study on real SST-2 rows with the real MiniLM: 2 recipes x 3 seeds, 2 updates each.
-mkdir -p "$DIR/sst2"
-head -n 101 "$ASSETS/glue/SST-2/train.tsv" > "$DIR/sst2/train.tsv"
-head -n 33 "$ASSETS/glue/SST-2/dev.tsv" > "$DIR/sst2/dev.tsv"
-cat > "$DIR/study.toml" <<TOML
-name = "slurm-test"
-model = "$ASSETS/models/all-MiniLM-L6-v2"
-tasks = ["sst-2"]
-data_dir = "$DIR/sst2"
-recipes = ["devlin2019", "mosbach2021"]
-seeds = "1..3"
-train_limit = 32
-max_steps = 2
-evals_per_epoch = 1
-TOML
+. tests/small_study.sh
+small_study "$DIR" slurm-test "max_steps = 2"
 
 cd "$DIR"
 "$BIN" study slurm "$DIR/study.toml" --out "$DIR/cluster" --array-size 3 --cpus-per-task 1 --submit > "$DIR/submit.out"

@@ -70,6 +70,12 @@ pub fn write(
     }
     let files = write_report(&report, out, formats)
         .with_context(|| format!("writing the report to {}", out.display()))?;
+    announce(&report, &files);
+    Ok(())
+}
+
+/// Prints each task's recommendation and where the report is.
+pub fn announce(report: &stabletune_report::Report, files: &[PathBuf]) {
     for t in &report.tasks {
         eprintln!("{}: {}", t.task, t.recommendation.text);
     }
@@ -77,7 +83,6 @@ pub fn write(
     if let Some(f) = main {
         eprintln!("report: {} ({} runs, {} figures)", f.display(), report.runs.len(), report.figures.len());
     }
-    Ok(())
 }
 
 fn parse_formats(list: &[String]) -> Result<Vec<Format>> {

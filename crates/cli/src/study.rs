@@ -120,15 +120,11 @@ fn write_study_report(study: &Study, dir: &Path) {
         Err(e) => return eprintln!("report not written: {e}"),
     };
     let out = dir.join("report");
-    let made = stabletune_report::analyse(vec![dir.to_path_buf()], runs, None)
-        .and_then(|r| stabletune_report::write_report(&r, &out, &stabletune_report::Format::ALL).map(|_| r));
+    let made = stabletune_report::analyse(vec![dir.to_path_buf()], runs, None).and_then(|r| {
+        stabletune_report::write_report(&r, &out, &stabletune_report::Format::ALL).map(|files| (r, files))
+    });
     match made {
-        Ok(r) => {
-            for t in &r.tasks {
-                eprintln!("{}: {}", t.task, t.recommendation.text);
-            }
-            eprintln!("report: {}", out.join("report.html").display());
-        }
+        Ok((r, files)) => crate::report::announce(&r, &files),
         Err(e) => eprintln!("report not written: {e}"),
     }
 }

@@ -214,12 +214,19 @@ pub fn save_tensors<'a>(
     sync_parent(path)
 }
 
-fn temporary_beside(path: &Path) -> PathBuf {
+/// A temporary name beside `path` that no other writer uses: this process and this call, so that threads
+/// of one process (a study's workers) and processes on other machines sharing the folder never write to
+/// each other's temporary file.
+pub fn temporary_beside(path: &Path) -> PathBuf {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+    path.with_file_name(format!(".{name}.{}.{call}.{nanos}.tmp", std::process::id()))
 }
 
-/// Writes `data` to a temporary file beside `path` (`.<name>.<pid>.tmp`), flushes it to disk, renames it
+/// Writes `data` to a temporary file beside `path` ([`temporary_beside`]), flushes it to disk, renames it
 /// over `path` and flushes the directory: a killed process leaves either the old file or the new one,
 /// never half of one, and a node that loses power keeps what was renamed.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {

@@ -109,6 +109,17 @@ pub fn paper_metric(task: &str, runs: &[&RunData]) -> String {
     runs.iter().find_map(|r| r.headline_metric.clone()).unwrap_or_else(|| "acc".into())
 }
 
+/// The tasks of `groups`, in their order (groups of one task are together).
+pub fn tasks(groups: &[Group]) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for g in groups {
+        if out.last() != Some(&g.task.as_str()) {
+            out.push(&g.task);
+        }
+    }
+    out
+}
+
 /// Groups in order of first appearance (runs are sorted by folder name).
 pub fn make_groups(runs: &[RunData], keys: &[String]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
@@ -124,29 +135,18 @@ pub fn make_groups(runs: &[RunData], keys: &[String]) -> Vec<Group> {
             }),
         }
     }
-    let tasks: Vec<String> = {
-        let mut t: Vec<String> = Vec::new();
-        for g in &groups {
-            if !t.contains(&g.task) {
-                t.push(g.task.clone());
-            }
-        }
-        t
-    };
-    for task in tasks {
-        let of_task: Vec<&RunData> = runs.iter().filter(|r| r.task == task).collect();
-        let metric = paper_metric(&task, &of_task);
-        for g in groups.iter_mut().filter(|g| g.task == task) {
-            g.metric = metric.clone();
+    // Tasks in order of first appearance; each task's metric is chosen once, from all its runs.
+    let mut tasks: Vec<(String, String)> = Vec::new();
+    for g in &groups {
+        if !tasks.iter().any(|(t, _)| *t == g.task) {
+            let of_task: Vec<&RunData> = runs.iter().filter(|r| r.task == g.task).collect();
+            tasks.push((g.task.clone(), paper_metric(&g.task, &of_task)));
         }
     }
-    // Tasks together, each task's configurations in order of appearance.
-    let order: Vec<String> = groups.iter().map(|g| g.task.clone()).fold(Vec::new(), |mut v, t| {
-        if !v.contains(&t) {
-            v.push(t)
-        }
-        v
-    });
-    groups.sort_by_key(|g| order.iter().position(|t| *t == g.task));
+    for g in &mut groups {
+        g.metric = tasks.iter().find(|(t, _)| *t == g.task).map(|(_, m)| m.clone()).unwrap_or_default();
+    }
+    // Tasks together, each task's configurations in order of appearance (a stable sort).
+    groups.sort_by_key(|g| tasks.iter().position(|(t, _)| *t == g.task));
     groups
 }

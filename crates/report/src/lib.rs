@@ -103,13 +103,7 @@ pub fn analyse(sources: Vec<PathBuf>, runs: Vec<RunData>, group_by: Option<&[Str
 
 fn make_figures(groups: &[Group], rows: &[Row], runs: &[RunData]) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
-    let mut tasks: Vec<&str> = Vec::new();
-    for g in groups {
-        if !tasks.contains(&g.task.as_str()) {
-            tasks.push(&g.task);
-        }
-    }
-    for task in &tasks {
+    for task in &groups::tasks(groups) {
         let gs: Vec<&Group> = groups.iter().filter(|g| g.task == *task).collect();
         let rs: Vec<&Row> = rows.iter().filter(|r| r.task == *task).collect();
         if rs.iter().all(|r| r.n == 0) {

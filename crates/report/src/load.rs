@@ -237,6 +237,18 @@ fn read_metrics(path: &Path, run: &mut RunData) -> Result<()> {
     Ok(())
 }
 
+/// Each encoder layer's gradient norm (from 0): the L2 norm of all its logged weight-matrix gradients
+/// together, from per-matrix norms named as Hugging Face names them (`...layer.<n>....`).
+pub fn layer_grad_norms(norms: &BTreeMap<String, f64>) -> BTreeMap<usize, f64> {
+    let mut sq: BTreeMap<usize, f64> = BTreeMap::new();
+    for (name, v) in norms {
+        let Some(rest) = name.split(".layer.").nth(1) else { continue };
+        let Some(n) = rest.split('.').next().and_then(|n| n.parse::<usize>().ok()) else { continue };
+        *sq.entry(n).or_default() += v * v;
+    }
+    sq.into_iter().map(|(k, v)| (k, v.sqrt())).collect()
+}
+
 /// A setting as text: strings as written, numbers short (6 significant digits, so that the f32
 /// dropout 0.10000000149011612 reads 0.1), arrays and tables as TOML.
 fn setting_text(v: &toml::Value) -> String {

@@ -9,7 +9,7 @@
 //! `tensorboard` package (`tests/goldens/tensorboard/`, from `tools/make_tensorboard_goldens.py`).
 
 use crate::error::{format_error, io, Result};
-use crate::load::RunData;
+use crate::load::{layer_grad_norms, RunData};
 use prost::Message;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -132,17 +132,9 @@ pub fn run_events(run: &RunData, start: f64) -> Vec<Event> {
         }
     }
     for (step, norms) in &run.grad_norms {
-        let mut sq: BTreeMap<usize, f64> = BTreeMap::new();
-        for (name, v) in norms {
-            let layer =
-                name.split(".layer.").nth(1).and_then(|r| r.split('.').next()).and_then(|n| n.parse().ok());
-            if let Some(l) = layer {
-                *sq.entry(l).or_default() += v * v;
-            }
-        }
         let e = by_step.entry(*step).or_default();
-        for (l, s) in sq {
-            e.push(scalar(at(*step), *step, &format!("grad_norm/layer_{:02}", l + 1), s.sqrt()));
+        for (l, norm) in layer_grad_norms(norms) {
+            e.push(scalar(at(*step), *step, &format!("grad_norm/layer_{:02}", l + 1), norm));
         }
     }
     for ev in &run.evals {
@@ -171,9 +163,7 @@ pub fn export(runs: &[RunData], out: &Path) -> Result<usize> {
             .unwrap_or(0.0);
         let bytes = event_file(start, &run_events(run, start));
         let path = dir.join(format!("events.out.tfevents.{}.stabletune", start as u64));
-        let tmp = dir.join(".events.tmp");
-        std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        crate::render::write_atomic(&path, &bytes)?;
     }
     Ok(runs.len())
 }

@@ -71,7 +71,8 @@ struct Sample<'a> {
     values: Vec<f64>,
 }
 
-fn fmt_p(p: f64) -> String {
+/// A p-value as the report prints it: 3 decimals, or 2 significant digits below 0.001.
+pub fn p_text(p: f64) -> String {
     if p < 0.001 {
         format!("{p:.1e}")
     } else {
@@ -80,40 +81,27 @@ fn fmt_p(p: f64) -> String {
 }
 
 pub fn verdicts(groups: &[Group], rows: &[Row], runs: &[RunData]) -> Vec<TaskVerdict> {
-    let mut tasks: Vec<TaskVerdict> = Vec::new();
-    let mut order: Vec<&str> = Vec::new();
-    for g in groups {
-        if !order.contains(&g.task.as_str()) {
-            order.push(&g.task);
-        }
-    }
-    for task in order {
-        let samples: Vec<Sample> = groups
-            .iter()
-            .zip(rows)
-            .filter(|(g, _)| g.task == task)
-            .map(|(g, row)| Sample {
-                row,
-                values: final_values(g, runs).into_iter().map(|(_, v)| v).collect(),
-            })
-            .collect();
-        tasks.push(task_verdict(task, &samples));
-    }
+    let mut tasks: Vec<TaskVerdict> = crate::groups::tasks(groups)
+        .into_iter()
+        .map(|task| {
+            let samples: Vec<Sample> = groups
+                .iter()
+                .zip(rows)
+                .filter(|(g, _)| g.task == task)
+                .map(|(g, row)| Sample {
+                    row,
+                    values: final_values(g, runs).into_iter().map(|(_, v)| v).collect(),
+                })
+                .collect();
+            task_verdict(task, &samples)
+        })
+        .collect();
+    // The sentences quote Holm-adjusted p-values, known once every task's comparisons are.
     adjust(&mut tasks);
     for t in &mut tasks {
         for c in &mut t.comparisons {
             c.sentences = sentences(c, rows);
         }
-        let samples: Vec<Sample> = groups
-            .iter()
-            .zip(rows)
-            .filter(|(g, _)| g.task == t.task)
-            .map(|(g, row)| Sample {
-                row,
-                values: final_values(g, runs).into_iter().map(|(_, v)| v).collect(),
-            })
-            .collect();
-        t.recommendation = recommend(&samples);
     }
     tasks
 }
@@ -148,7 +136,7 @@ fn task_verdict(task: &str, samples: &[Sample]) -> TaskVerdict {
     } else if samples.len() > 1 {
         notes.push("Fewer than two configurations with two or more runs: nothing to compare.".into());
     }
-    let recommendation = Recommendation { configuration: None, clearly_better: false, text: String::new() };
+    let recommendation = recommend(samples);
     TaskVerdict { task: task.to_string(), metric, reference, comparisons, notes, recommendation }
 }
 
@@ -212,14 +200,14 @@ fn sentences(c: &Comparison, rows: &[Row]) -> Vec<String> {
             c.configuration,
             if xs < rs { "smaller" } else { "larger" },
             c.reference,
-            fmt_p(*p),
-            c.brown_forsythe.p_holm.map(fmt_p).unwrap_or_else(|| "undefined".into())
+            p_text(*p),
+            c.brown_forsythe.p_holm.map(p_text).unwrap_or_else(|| "undefined".into())
         ),
         (Some(p), _) => format!(
             "No evidence that {} and {} differ in spread ({stds}): Levene p = {} (Holm-adjusted).",
             c.configuration,
             c.reference,
-            fmt_p(*p)
+            p_text(*p)
         ),
         (None, reason) => format!(
             "The spread of {} and {} cannot be tested{}.",
@@ -231,20 +219,20 @@ fn sentences(c: &Comparison, rows: &[Row]) -> Vec<String> {
     // Means.
     let means =
         format!("mean {} against {}", num(x.mean.unwrap_or(f64::NAN)), num(r.mean.unwrap_or(f64::NAN)));
-    let mw = c.mann_whitney.p_holm.map(fmt_p).unwrap_or_else(|| "undefined".into());
+    let mw = c.mann_whitney.p_holm.map(p_text).unwrap_or_else(|| "undefined".into());
     out.push(match c.welch.p_holm {
         Some(p) if c.welch.significant() || c.mann_whitney.significant() => format!(
             "{} has a {} mean than {} ({means}): Welch p = {}, Mann-Whitney p = {mw} (Holm-adjusted).",
             c.configuration,
             if x.mean > r.mean { "higher" } else { "lower" },
             c.reference,
-            fmt_p(p)
+            p_text(p)
         ),
         Some(p) => format!(
             "No evidence that the means of {} and {} differ ({means}): Welch p = {}, Mann-Whitney p = {mw}.",
             c.configuration,
             c.reference,
-            fmt_p(p)
+            p_text(p)
         ),
         None => format!(
             "The means of {} and {} cannot be compared by Welch's test{}; Mann-Whitney p = {mw}.",
@@ -264,7 +252,7 @@ fn sentences(c: &Comparison, rows: &[Row]) -> Vec<String> {
         r.failed,
         r.ended,
         if c.fisher.significant() { "a real difference" } else { "no evidence of a difference" },
-        fmt_p(p)
+        p_text(p)
     ));
     // A group whose runs all ended at one value: say it, rather than let a test speak for it.
     for row in [x, r] {
@@ -358,13 +346,13 @@ fn recommend(samples: &[Sample]) -> Recommendation {
             evidence.push(format!(
                 "a higher {} than {vs} (Welch p = {}, Mann-Whitney p = {}, Holm-adjusted)",
                 best.row.metric,
-                fmt_p(we[k]),
-                fmt_p(mw[k])
+                p_text(we[k]),
+                p_text(mw[k])
             ));
         }
         if fewer {
             evidence
-                .push(format!("fewer failed runs than {vs} (Fisher p = {}, Holm-adjusted)", fmt_p(fi[k])));
+                .push(format!("fewer failed runs than {vs} (Fisher p = {}, Holm-adjusted)", p_text(fi[k])));
         }
         if !higher && !fewer {
             doubts.push(format!(
@@ -372,9 +360,9 @@ fn recommend(samples: &[Sample]) -> Recommendation {
                 num(o.row.median.unwrap()),
                 o.row.failed,
                 o.row.ended,
-                fmt_p(we[k]),
-                fmt_p(mw[k]),
-                fmt_p(fi[k])
+                p_text(we[k]),
+                p_text(mw[k]),
+                p_text(fi[k])
             ));
         }
     }
@@ -403,9 +391,4 @@ fn recommend(samples: &[Sample]) -> Recommendation {
             ),
         }
     }
-}
-
-/// Used by the figures' captions and the Markdown.
-pub fn p_text(p: f64) -> String {
-    fmt_p(p)
 }

@@ -22,6 +22,7 @@ use crate::error::{io, Result, StudyError};
 use crate::plan::PlannedRun;
 use crate::store::{hostname, now, Store};
 use serde::{Deserialize, Serialize};
+use stabletune_train::run_dir::read_evaluations;
 use stabletune_train::trainer::read_summary;
 use stabletune_train::{Status, Summary};
 use std::path::{Path, PathBuf};
@@ -167,16 +168,6 @@ pub enum RunState {
     Ended(Box<Summary>),
 }
 
-/// The headline metric at every evaluation after step 0, in order.
-pub fn evaluations(dir: &Path, headline: &str) -> Vec<(u64, f64)> {
-    let Ok(text) = std::fs::read_to_string(dir.join("metrics.jsonl")) else { return Vec::new() };
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| Some((v["step"].as_u64()?, v.get("eval")?.get(headline)?.as_f64()?)))
-        .filter(|(step, _)| *step > 0)
-        .collect()
-}
-
 /// Whether a run with these evaluations (after step 0) has fallen to the baseline: counting only
 /// evaluations after the warmup (during it a run often sits at the majority class and leaves it again),
 /// its latest is at or below the baseline and an earlier one was above it.
@@ -199,7 +190,7 @@ pub fn run_state(dir: &Path, es: &EarlyStopping) -> RunState {
     if s.status.is_ended() {
         return RunState::Ended(Box::new(s));
     }
-    let evals = evaluations(dir, &s.headline_metric);
+    let evals = read_evaluations(dir, &s.headline_metric);
     let Some(&(last, _)) = evals.last().filter(|e| e.0 == s.steps) else { return RunState::Before };
     if at_decision_point(last, s.total_steps, es.at) {
         let best_so_far = evals.iter().map(|e| e.1).fold(f64::NEG_INFINITY, f64::max);
@@ -233,19 +224,8 @@ pub fn stop_run(store: &Store, id: &str, failed: bool) -> Result<()> {
     let text = serde_json::to_string_pretty(&s).expect("a summary serialises") + "\n";
     // Several workers may apply one decision at once: each writes its own temporary file, and the renames
     // (of the same content) replace one another atomically.
-    let path = dir.join("summary.json");
-    let tmp = unique_temporary(&dir);
-    stabletune_model::checkpoint::write_atomic(&tmp, text.as_bytes())?;
-    std::fs::rename(&tmp, &path).map_err(io(&path))?;
-    stabletune_model::checkpoint::sync_parent(&path)?;
+    stabletune_model::checkpoint::write_atomic(&dir.join("summary.json"), text.as_bytes())?;
     Ok(())
-}
-
-/// A temporary file name in `dir` no other writer uses: this host, process and call.
-fn unique_temporary(dir: &Path) -> PathBuf {
-    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    dir.join(format!(".{}.{}.{call}.tmp", hostname(), std::process::id()))
 }
 
 /// Applies a decision: its stopped runs get `stopped_by_schedule`, its early failures too (as failed).
@@ -301,7 +281,7 @@ pub fn decide(
                 }),
                 // Ended before the decision point (its own early stopping): ranked by its best.
                 _ => {
-                    let best = evaluations(&store.run_dir(&run.id), &s.headline_metric)
+                    let best = read_evaluations(&store.run_dir(&run.id), &s.headline_metric)
                         .iter()
                         .map(|e| e.1)
                         .fold(f64::NEG_INFINITY, f64::max);
@@ -351,8 +331,8 @@ pub fn decide(
 fn write_once(path: &Path, d: &Decision) -> Result<Decision> {
     let dir = path.parent().expect("a decision file has a folder");
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    // Workers of one process, or of several, may decide at the same moment.
-    let tmp = unique_temporary(dir);
+    // Workers of one process, or of several, may decide at the same moment: each writes its own file.
+    let tmp = stabletune_model::checkpoint::temporary_beside(path);
     let text = serde_json::to_string_pretty(d).expect("a decision serialises") + "\n";
     stabletune_model::checkpoint::write_atomic(&tmp, text.as_bytes())?;
     let linked = std::fs::hard_link(&tmp, path);

@@ -140,12 +140,13 @@ struct WorkerObserver<'a> {
 }
 
 /// When a run of a group still to be decided pauses: at its first evaluation at or after `at` of its
-/// updates, or at once when it falls to the majority baseline after having been above it.
+/// updates, or at once when it falls to the majority baseline ([`early_stop::collapsed`], the rule the
+/// schedule applies to the run's files).
 struct PauseRule {
     at: f64,
     baseline: Option<f64>,
-    /// An evaluation after the warmup has been above the baseline (this session or before a resume).
-    seen_above: bool,
+    /// Its evaluations after step 0 (those before a resume included).
+    evals: Vec<(u64, f64)>,
     total_steps: u64,
     warmup_steps: u64,
     /// Set when it pauses: whether it fell to the baseline, and at which step.
@@ -175,13 +176,12 @@ impl Observer for WorkerObserver<'_> {
     fn on_eval(&mut self, step: u64, metrics: &Metrics, headline: &str) {
         let value = metrics.get(headline).copied().unwrap_or(f64::NAN);
         if let Some(p) = self.pause.as_mut().filter(|p| p.paused.is_none() && step > 0) {
-            let below = p.baseline.is_some_and(|b| value <= b);
+            p.evals.push((step, value));
             if at_decision_point(step, p.total_steps, p.at) {
                 p.paused = Some((false, step));
-            } else if below && p.seen_above && step > p.warmup_steps {
+            } else if early_stop::collapsed(&p.evals, p.baseline, p.warmup_steps) {
                 p.paused = Some((true, step));
             }
-            p.seen_above |= step > p.warmup_steps && p.baseline.is_some_and(|b| value > b);
         }
         let headline = headline.to_string();
         (self.on_event)(Event::Eval { worker: self.worker, id: self.id.clone(), step, value, headline });
@@ -396,15 +396,16 @@ fn pause_rule(
     if early_stop::read_decision(store, group).is_some() {
         return None;
     }
-    // A resumed run's earlier evaluations count: it may already have been above the baseline.
-    let before = stabletune_train::trainer::read_summary(dir);
-    let seen_above = before.as_ref().is_some_and(|s| {
-        let b = s.majority_baseline;
-        early_stop::evaluations(dir, &s.headline_metric)
-            .iter()
-            .any(|e| e.0 > s.warmup_steps && b.is_some_and(|b| e.1 > b))
-    });
-    Some(PauseRule { at: es.at, baseline: None, seen_above, total_steps: 0, warmup_steps: 0, paused: None })
+    // A resumed run's evaluations up to its checkpoint count: it may already have been above the
+    // baseline. (Later ones in the log are dropped by the resume, which repeats them.)
+    let evals = match stabletune_train::trainer::read_summary(dir) {
+        Some(s) => stabletune_train::run_dir::read_evaluations(dir, &s.headline_metric)
+            .into_iter()
+            .filter(|e| e.0 <= s.steps)
+            .collect(),
+        None => Vec::new(),
+    };
+    Some(PauseRule { at: es.at, baseline: None, evals, total_steps: 0, warmup_steps: 0, paused: None })
 }
 
 /// Takes every decision that can be taken; returns nothing new to report but errors.

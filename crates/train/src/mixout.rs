@@ -76,12 +76,6 @@ impl Mixout {
         self.tensors.iter().map(|t| t.name.as_str()).collect()
     }
 
-    /// Bytes held for the targets (a second copy of every mixed matrix), and for the mixed weights.
-    pub fn memory_bytes(&self, model: &Model) -> (usize, usize) {
-        let targets = self.tensors.iter().map(|t| t.target.len() * 4).sum();
-        (targets, model.params.len() * 4)
-    }
-
     /// Draws the masks of update `step` (or takes those given by [`Mixout::give_masks`]) and writes the
     /// mixed weights into `model.mixed`.
     pub fn mix(&mut self, model: &mut Model, step: u64) {

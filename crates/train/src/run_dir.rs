@@ -196,6 +196,17 @@ fn save_moments(path: &Path, params: &ParamSet, adam: &AdamState) -> Result<()> 
 
 /// Reads what [`RunDir::save_last`] wrote: the trainer state and Adam's moments (weights are loaded as a
 /// model from the same folder).
+/// The `headline` metric at every evaluation after step 0 in a run's `metrics.jsonl`, in order (none
+/// when the file is missing; lines that are not evaluations, or cut short, are skipped).
+pub fn read_evaluations(dir: &Path, headline: &str) -> Vec<(u64, f64)> {
+    let Ok(text) = std::fs::read_to_string(dir.join("metrics.jsonl")) else { return Vec::new() };
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| Some((v["step"].as_u64()?, v.get("eval")?.get(headline)?.as_f64()?)))
+        .filter(|(step, _)| *step > 0)
+        .collect()
+}
+
 pub fn load_resume_state(dir: &Path, params: &ParamSet) -> Result<(TrainerState, AdamState)> {
     let state_path = dir.join("trainer_state.json");
     let text = std::fs::read_to_string(&state_path).map_err(io(&state_path))?;

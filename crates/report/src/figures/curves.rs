@@ -193,17 +193,6 @@ pub fn training_curves(group: &Group, runs: &[RunData]) -> Result<Option<Figure>
     }))
 }
 
-/// `layer N`'s gradient norm: the L2 norm of all its weight matrices' gradients together.
-fn layer_norms(norms: &BTreeMap<String, f64>) -> BTreeMap<usize, f64> {
-    let mut sq: BTreeMap<usize, f64> = BTreeMap::new();
-    for (name, v) in norms {
-        let Some(rest) = name.split(".layer.").nth(1) else { continue };
-        let Some(n) = rest.split('.').next().and_then(|n| n.parse::<usize>().ok()) else { continue };
-        *sq.entry(n).or_default() += v * v;
-    }
-    sq.into_iter().map(|(k, v)| (k, v.sqrt())).collect()
-}
-
 /// Fig. 4: per-layer gradient norms (log scale) against the update for a failed run (the one with the
 /// lowest final metric) and a successful one (the highest), side by side; without a failed run, the
 /// lowest- and highest-scoring runs.
@@ -231,7 +220,7 @@ pub fn grad_norm_figures(task: &str, groups: &[&Group], runs: &[RunData]) -> Res
     let series = |r: &RunData| -> BTreeMap<usize, Vec<(f64, f64)>> {
         let mut out: BTreeMap<usize, Vec<(f64, f64)>> = BTreeMap::new();
         for (step, norms) in &r.grad_norms {
-            for (layer, v) in layer_norms(norms) {
+            for (layer, v) in crate::load::layer_grad_norms(norms) {
                 if v > 0.0 && v.is_finite() {
                     out.entry(layer).or_default().push((*step as f64, v));
                 }

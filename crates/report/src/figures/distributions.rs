@@ -247,73 +247,37 @@ pub fn metric_vs_loss(task: &str, groups: &[&Group], runs: &[RunData]) -> Result
 /// runs drawn with replacement from a configuration's runs, with a +-1 std band clipped to the
 /// observed range.
 pub fn evp_curves(task: &str, groups: &[&Group], runs: &[RunData]) -> Result<Option<Figure>> {
-    register_font();
     let id = format!("evp-{task}");
     let metric = groups.first().map(|g| g.metric.clone()).unwrap_or_default();
-    let curves: Vec<(String, Vec<f64>, f64, f64)> = groups
-        .iter()
-        .filter_map(|g| {
-            let values: Vec<f64> = final_values(g, runs).into_iter().map(|p| p.1).collect();
-            let d = describe(&values).ok()?;
-            let _ = expected_max_curve(&values, Sampling::WithReplacement).ok()?;
-            Some((g.configuration.clone(), values, d.min, d.max))
-        })
-        .collect();
+    let mut curves = Vec::new();
+    let (mut total, mut lo, mut hi) = (0, f64::INFINITY, f64::NEG_INFINITY);
+    for (i, g) in groups.iter().enumerate() {
+        let values: Vec<f64> = final_values(g, runs).into_iter().map(|p| p.1).collect();
+        let (Ok(d), Ok(curve)) = (describe(&values), expected_max_curve(&values, Sampling::WithReplacement))
+        else {
+            continue;
+        };
+        (total, lo, hi) = (total + values.len(), lo.min(d.min), hi.max(d.max));
+        curves.push(CountCurve {
+            label: format!("{} ({} runs)", g.configuration, values.len()),
+            colour: colour(i),
+            points: curve.iter().map(|e| (e.n as f64, e.mean)).collect(),
+            band: Some(
+                curve.iter().map(|e| ((e.mean - e.std).max(d.min), (e.mean + e.std).min(d.max))).collect(),
+            ),
+            dots: false,
+        });
+    }
     if curves.is_empty() {
         return Ok(None);
     }
-    let n_max = curves.iter().map(|c| c.1.len()).max().unwrap_or(1);
-    let (y0, y1) = padded_range(curves.iter().flat_map(|c| [c.2, c.3]));
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(fig_err(&id))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{task}: expected best dev {metric} of n runs"), (FONT, 20))
-            .margin(14)
-            .x_label_area_size(44)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0.8..(n_max as f64 + 0.2), y0..y1)
-            .map_err(fig_err(&id))?;
-        let xfmt = |x: &f64| {
-            if (x - x.round()).abs() < 1e-6 {
-                format!("{}", x.round() as i64)
-            } else {
-                String::new()
-            }
-        };
-        let yfmt = |y: &f64| tick(*y, y1 - y0);
-        chart
-            .configure_mesh()
-            .max_light_lines(1)
-            .x_labels(n_max.min(25))
-            .x_label_formatter(&xfmt)
-            .y_label_formatter(&yfmt)
-            .x_desc("number of runs n (seeds tried)")
-            .y_desc(format!("expected max dev {metric}"))
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(fig_err(&id))?;
-        for (i, (name, values, lo, hi)) in curves.iter().enumerate() {
-            let c = colour(i);
-            let curve = expected_max_curve(values, Sampling::WithReplacement).expect("checked above");
-            let upper: Vec<(f64, f64)> =
-                curve.iter().map(|e| (e.n as f64, (e.mean + e.std).min(*hi))).collect();
-            let lower: Vec<(f64, f64)> =
-                curve.iter().map(|e| (e.n as f64, (e.mean - e.std).max(*lo))).collect();
-            let band: Vec<(f64, f64)> = upper.iter().copied().chain(lower.iter().rev().copied()).collect();
-            chart.draw_series([Polygon::new(band, c.mix(0.15).filled())]).map_err(fig_err(&id))?;
-            chart
-                .draw_series(LineSeries::new(curve.iter().map(|e| (e.n as f64, e.mean)), c.stroke_width(2)))
-                .map_err(fig_err(&id))?
-                .label(format!("{name} ({} runs)", values.len()))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-        }
-        super::legend(&mut chart, SeriesLabelPosition::LowerRight, 14, &id)?;
-        root.present().map_err(fig_err(&id))?;
-    }
-    let total: usize = curves.iter().map(|c| c.1.len()).sum();
+    let svg = chart_against_count(
+        &id,
+        format!("{task}: expected best dev {metric} of n runs"),
+        ("number of runs n (seeds tried)", &format!("expected max dev {metric}")),
+        padded_range([lo, hi]),
+        &curves,
+    )?;
     Ok(Some(Figure {
         id,
         title: format!("Expected validation performance on {task}"),
@@ -326,29 +290,39 @@ pub fn evp_curves(task: &str, groups: &[&Group], runs: &[RunData]) -> Result<Opt
     }))
 }
 
-/// Dodge et al.'s Fig. 6/7: the expected best dev metric against the budget (in full training runs), by
-/// training that many runs fully and by the best early-stopping plan within the same budget.
-pub fn early_stopping_figure(sim: &crate::early_stopping::Simulation) -> Result<Figure> {
+/// One curve of a chart against a count (runs, or a budget in runs).
+struct CountCurve {
+    label: String,
+    colour: RGBColor,
+    /// At x = 1, 2, ...
+    points: Vec<(f64, f64)>,
+    /// (lower, upper) edge of a band at each point.
+    band: Option<Vec<(f64, f64)>>,
+    /// A dot at each point.
+    dots: bool,
+}
+
+/// The SVG of curves against a count from 1: integer ticks, a legend at the lower right.
+fn chart_against_count(
+    id: &str,
+    title: String,
+    (x_desc, y_desc): (&str, &str),
+    (y0, y1): (f64, f64),
+    curves: &[CountCurve],
+) -> Result<String> {
     register_font();
-    let id = format!("early-stopping-{}-{}", sim.task, super::curves::slug(&sim.configuration));
-    let full: Vec<(f64, f64)> = sim.budgets.iter().map(|b| (b.budget as f64, b.train_fully)).collect();
-    let best: Vec<(f64, f64)> = sim.budgets.iter().map(|b| (b.budget as f64, b.best)).collect();
-    let n = sim.budgets.len().max(1);
-    let (y0, y1) = padded_range(full.iter().chain(&best).map(|p| p.1));
+    let n = curves.iter().map(|c| c.points.len()).max().unwrap_or(1).max(1);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(fig_err(&id))?;
+        root.fill(&WHITE).map_err(fig_err(id))?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("{}, {}: early stopping at equal compute", sim.task, sim.configuration),
-                (FONT, 20),
-            )
+            .caption(title, (FONT, 20))
             .margin(14)
             .x_label_area_size(44)
             .y_label_area_size(64)
             .build_cartesian_2d(0.8..(n as f64 + 0.2), y0..y1)
-            .map_err(fig_err(&id))?;
+            .map_err(fig_err(id))?;
         let xfmt = |x: &f64| {
             if (x - x.round()).abs() < 1e-6 {
                 format!("{}", x.round() as i64)
@@ -363,25 +337,59 @@ pub fn early_stopping_figure(sim: &crate::early_stopping::Simulation) -> Result<
             .x_labels(n.min(30))
             .x_label_formatter(&xfmt)
             .y_label_formatter(&yfmt)
-            .x_desc("budget (full training runs of compute)")
-            .y_desc(format!("expected best dev {}", sim.metric))
+            .x_desc(x_desc)
+            .y_desc(y_desc)
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 15))
             .draw()
-            .map_err(fig_err(&id))?;
-        for (points, c, label) in
-            [(&full, colour(0), "train every run fully"), (&best, colour(2), "best early-stopping plan")]
-        {
+            .map_err(fig_err(id))?;
+        for curve in curves {
+            let c = curve.colour;
+            if let Some(band) = &curve.band {
+                let upper = curve.points.iter().zip(band).map(|(p, b)| (p.0, b.1));
+                let lower = curve.points.iter().zip(band).rev().map(|(p, b)| (p.0, b.0));
+                let polygon: Vec<(f64, f64)> = upper.chain(lower).collect();
+                chart.draw_series([Polygon::new(polygon, c.mix(0.15).filled())]).map_err(fig_err(id))?;
+            }
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
-                .map_err(fig_err(&id))?
-                .label(label)
+                .draw_series(LineSeries::new(curve.points.iter().copied(), c.stroke_width(2)))
+                .map_err(fig_err(id))?
+                .label(curve.label.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
-            chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, c.filled()))).map_err(fig_err(&id))?;
+            if curve.dots {
+                chart
+                    .draw_series(curve.points.iter().map(|&p| Circle::new(p, 4, c.filled())))
+                    .map_err(fig_err(id))?;
+            }
         }
-        super::legend(&mut chart, SeriesLabelPosition::LowerRight, 14, &id)?;
-        root.present().map_err(fig_err(&id))?;
+        super::legend(&mut chart, SeriesLabelPosition::LowerRight, 14, id)?;
+        root.present().map_err(fig_err(id))?;
     }
+    Ok(svg)
+}
+
+/// Dodge et al.'s Fig. 6/7: the expected best dev metric against the budget (in full training runs), by
+/// training that many runs fully and by the best early-stopping plan within the same budget.
+pub fn early_stopping_figure(sim: &crate::early_stopping::Simulation) -> Result<Figure> {
+    let id = format!("early-stopping-{}-{}", sim.task, super::curves::slug(&sim.configuration));
+    let curve = |label: &str, i: usize, value: fn(&crate::early_stopping::BudgetResult) -> f64| CountCurve {
+        label: label.into(),
+        colour: colour(i),
+        points: sim.budgets.iter().map(|b| (b.budget as f64, value(b))).collect(),
+        band: None,
+        dots: true,
+    };
+    let curves = [
+        curve("train every run fully", 0, |b| b.train_fully),
+        curve("best early-stopping plan", 2, |b| b.best),
+    ];
+    let svg = chart_against_count(
+        &id,
+        format!("{}, {}: early stopping at equal compute", sim.task, sim.configuration),
+        ("budget (full training runs of compute)", &format!("expected best dev {}", sim.metric)),
+        padded_range(curves.iter().flat_map(|c| c.points.iter().map(|p| p.1))),
+        &curves,
+    )?;
     Ok(Figure {
         id,
         title: format!("Early stopping at equal compute: {}, {} (Dodge et al., Fig. 6/7)", sim.task, sim.configuration),

@@ -66,7 +66,8 @@ pub fn write_report(report: &Report, out: &Path, formats: &[Format]) -> Result<V
     Ok(written)
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` beside `path` and renames the file over it: a reader sees the old file or the new one.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
