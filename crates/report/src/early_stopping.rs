@@ -5,12 +5,17 @@
 //! and trains the rest fully, spending exactly the budget (`(s - stopped) E + stopped t = B E` evaluations
 //! of E per run)?
 //!
-//! As theirs: the s runs are drawn with replacement from the study's runs, a run's value is its best
-//! evaluation (a stopped run's best before it stopped), the result is the best value of the s, and plans
-//! start at most as many runs as the study has. Their average over 50 000 random draws is computed here
-//! exactly, over every ordered draw, when there are at most [`EXACT_DRAWS`] of them, and otherwise over
-//! random draws from a fixed seed. Ties in the ranking go to the run drawn first (numpy's `argsort`
-//! leaves their order to the sort).
+//! As theirs: a run's curve starts with its evaluation at batch 0 (their grids, in
+//! `batch_nums_for_early_stopping.py`, all start at 0; that evaluation follows a first update whose
+//! warmup learning rate is 0, so it is the initial model in effect, as our step-0 evaluation before the
+//! first update), so `t = 1` ranks runs on the model before training; the s runs are drawn with
+//! replacement from the study's runs, a run's value is its best evaluation (a stopped run's best before
+//! it stopped), the result is the best value of the s, and plans start at most as many runs as the
+//! study has. Among plans of equal expected value the last in their order wins: they sort
+//! `(value, counter, plan)` tuples and take the last (`early_stopping_analysis.py`). Their average over
+//! 50 000 random draws is computed here exactly, over every ordered draw, when there are at most
+//! [`EXACT_DRAWS`] of them, and otherwise over random draws from a fixed seed. Ties in the ranking go to
+//! the run drawn first (numpy's default `argsort` is an insertion sort, so stable, below 17 runs).
 
 use serde::Serialize;
 use stabletune_stats::SplitMix64;
@@ -46,8 +51,11 @@ pub struct Simulation {
     pub configuration: String,
     pub metric: String,
     pub runs: usize,
-    /// Evaluations per run (after step 0).
+    /// Evaluations per run, the step-0 evaluation first.
     pub evals: usize,
+    /// Of `runs`, those that ended before the last evaluation by their own rule (diverged, or stopped by
+    /// `early_stopping_patience`): their later evaluations count as no better than their best so far.
+    pub ended_early: usize,
     /// Exact expectations, or how many random draws each.
     pub exact: bool,
     pub samples: usize,
@@ -152,8 +160,9 @@ fn expected_best_of(best: &[Vec<f64>], plan: Plan, samples: usize, seed: u64) ->
     }
 }
 
-/// The simulation for budgets 1 to `min(runs, max_budget)`. `curves[i]` are run i's evaluations after
-/// step 0, in order, all of the same length (at least 2). Also says whether every value is exact.
+/// The simulation for budgets 1 to `min(runs, max_budget)`. `curves[i]` are run i's evaluations in order,
+/// the step-0 evaluation first, all of the same length (at least 2). Also says whether every value is
+/// exact.
 pub fn simulate(
     curves: &[Vec<f64>],
     max_budget: usize,
@@ -176,8 +185,8 @@ pub fn simulate(
                 if plan.stopped == 0 {
                     train_fully = v;
                 }
-                // Strictly better only: among equals the first plan (fewest runs started) stays.
-                if v > winner.0 {
+                // Among equals the later plan wins, as their sort of (value, counter) taken from the end.
+                if v >= winner.0 {
                     winner = (v, plan);
                 }
             }
@@ -193,47 +202,120 @@ pub const SEED: u64 = 20_200_214;
 /// Budgets up to this many full runs, as theirs.
 pub const MAX_BUDGET: usize = 30;
 
-/// The simulation of every group whose runs trained to the end (completed) with two or more evaluations
-/// after step 0; groups it cannot simulate are named in `skipped` with the reason.
+/// A group's runs as the simulation takes them.
+struct GroupCurves {
+    curves: Vec<Vec<f64>>,
+    ended_early: usize,
+    /// Runs left out, each with the reason.
+    left_out: Vec<String>,
+}
+
+/// The curves of a group's runs, the step-0 evaluation first, or why the group cannot be simulated.
+///
+/// Every ended run enters except those stopped by the study's early-stopping schedule: a run trained to
+/// the end with its curve; a run that ended early by its own rule (diverged, or stopped by
+/// `early_stopping_patience`) with its evaluations up to then, its later ones counted as no better than
+/// its best so far (a diverged model adds nothing, and patience stopped because nothing better came).
+/// Their procedure needs every drawn run's full curve, which a run stopped by the schedule lacks; and the
+/// runs the schedule kept are not a random sample of the configuration's runs, so a group with stopped
+/// runs is not simulated at all rather than simulated on its survivors (that would overstate both
+/// curves). Runs not ended, without a step-0 evaluation or evaluated off the schedule of the runs trained
+/// to the end are left out and named.
+fn group_curves(g: &crate::Group, runs: &[crate::RunData]) -> std::result::Result<GroupCurves, String> {
+    let members: Vec<&crate::RunData> = g.runs.iter().map(|&i| &runs[i]).collect();
+    let by_schedule = members.iter().filter(|r| r.status == "stopped_by_schedule").count();
+    if by_schedule > 0 {
+        return Err(format!(
+            "{by_schedule} of its {} runs were stopped by the study's early-stopping schedule; their later \
+             evaluations are unknown and the runs kept are not a random sample, so Dodge et al.'s procedure, which \
+             needs every run's full curve, does not apply",
+            members.len()
+        ));
+    }
+    let points = |r: &crate::RunData| -> Vec<(u64, f64)> {
+        r.evals.iter().filter_map(|e| e.metrics.get(&g.metric).map(|&v| (e.step, v))).collect()
+    };
+    let mut left_out = Vec::new();
+    let mut usable: Vec<(&crate::RunData, Vec<(u64, f64)>)> = Vec::new();
+    for r in members {
+        let p = points(r);
+        if !r.ended() {
+            left_out.push(format!("{} ({}, not ended)", r.name, r.status));
+        } else if p.first().map(|e| e.0) != Some(0) {
+            left_out.push(format!("{} (no step-0 evaluation, the first point of their curves)", r.name));
+        } else {
+            usable.push((r, p));
+        }
+    }
+    let steps = |p: &[(u64, f64)]| p.iter().map(|e| e.0).collect::<Vec<u64>>();
+    let mut full = usable.iter().filter(|(r, _)| r.status == "completed").map(|(_, p)| steps(p));
+    let Some(schedule) = full.next() else {
+        return Err(
+            "no run with a step-0 evaluation trained to the end, so the full schedule of evaluations \
+                    is unknown"
+                .into(),
+        );
+    };
+    if full.any(|s| s != schedule) {
+        return Err(
+            "runs trained to the end were evaluated at different steps; the simulation needs one schedule"
+                .into(),
+        );
+    }
+    let e = schedule.len();
+    let mut curves = Vec::new();
+    let mut ended_early = 0;
+    for (r, p) in usable {
+        if p.len() > e || steps(&p) != schedule[..p.len()] {
+            left_out.push(format!(
+                "{} ({}, evaluated off the schedule of the runs trained to the end)",
+                r.name, r.status
+            ));
+            continue;
+        }
+        let mut c: Vec<f64> = p.iter().map(|e| e.1).collect();
+        if c.len() < e {
+            ended_early += 1;
+            let best = c.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            c.resize(e, best);
+        }
+        curves.push(c);
+    }
+    if curves.len() < 2 || e < 2 {
+        return Err(format!(
+            "{} runs usable with {e} evaluations each (step 0 included); the simulation needs 2 of each",
+            curves.len()
+        ));
+    }
+    Ok(GroupCurves { curves, ended_early, left_out })
+}
+
+/// The simulation of every group with two or more usable runs of two or more evaluations (see
+/// [`group_curves`]); groups it cannot simulate, and runs it leaves out, are named in `skipped` with the
+/// reason.
 pub fn simulate_groups(groups: &[crate::Group], runs: &[crate::RunData]) -> (Vec<Simulation>, Vec<String>) {
     let mut out = Vec::new();
     let mut skipped = Vec::new();
     for g in groups {
-        let curves: Vec<Vec<f64>> = g
-            .runs
-            .iter()
-            .map(|&i| &runs[i])
-            .filter(|r| r.status == "completed")
-            .map(|r| {
-                r.evals
-                    .iter()
-                    .filter(|e| e.step > 0)
-                    .filter_map(|e| e.metrics.get(&g.metric).copied())
-                    .collect()
-            })
-            .collect();
-        let evals = curves.iter().map(Vec::len).min().unwrap_or(0);
         let name = format!("{}, {}", g.task, g.configuration);
-        if curves.len() < 2 || evals < 2 {
-            skipped.push(format!(
-                "{name}: {} runs trained to the end with {evals} evaluations each; the simulation needs 2 of each",
-                curves.len()
-            ));
-            continue;
+        let gc = match group_curves(g, runs) {
+            Ok(gc) => gc,
+            Err(why) => {
+                skipped.push(format!("{name}: {why}"));
+                continue;
+            }
+        };
+        if !gc.left_out.is_empty() {
+            skipped.push(format!("{name}: runs left out of its simulation: {}", gc.left_out.join("; ")));
         }
-        if curves.iter().any(|c| c.len() != evals) {
-            skipped.push(format!(
-                "{name}: runs evaluated a different number of times; the simulation needs one schedule"
-            ));
-            continue;
-        }
-        let (budgets, exact) = simulate(&curves, MAX_BUDGET, SAMPLES, SEED);
+        let (budgets, exact) = simulate(&gc.curves, MAX_BUDGET, SAMPLES, SEED);
         out.push(Simulation {
             task: g.task.clone(),
             configuration: g.configuration.clone(),
             metric: g.metric.clone(),
-            runs: curves.len(),
-            evals,
+            runs: gc.curves.len(),
+            evals: gc.curves[0].len(),
+            ended_early: gc.ended_early,
             exact,
             samples: if exact { 0 } else { SAMPLES },
             budgets,
