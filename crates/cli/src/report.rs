@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use stabletune_report::{build, tensorboard, write_report, Format};
+use stabletune_report::{build_with, tensorboard, write_report, EvpValue, Format, Options};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -24,6 +24,10 @@ pub struct ReportArgs {
     /// by training that many runs fully and by the best plan that stops the worst runs early.
     #[arg(long)]
     pub early_stopping_simulation: bool,
+    /// Each run's value on the expected-validation-performance curves: its best evaluation (Dodge et al.,
+    /// allentune) or its final model's.
+    #[arg(long, default_value = "best", value_parser = ["best", "final"])]
+    pub evp: String,
 }
 
 #[derive(Subcommand)]
@@ -46,7 +50,8 @@ pub fn run(args: ReportArgs) -> Result<()> {
         (None, [one]) if one.join("runs").is_dir() => one.join("report"),
         (None, _) => PathBuf::from("report"),
     };
-    write(&args.dirs, &out, args.group_by.as_deref(), &formats, args.early_stopping_simulation)
+    let options = Options { evp: EvpValue::parse(&args.evp).context("--evp: best or final")? };
+    write(&args.dirs, &out, args.group_by.as_deref(), &formats, args.early_stopping_simulation, &options)
 }
 
 /// Builds and writes a report, and prints its recommendations and where it is.
@@ -56,8 +61,9 @@ pub fn write(
     group_by: Option<&[String]>,
     formats: &[Format],
     simulate: bool,
+    options: &Options,
 ) -> Result<()> {
-    let mut report = build(dirs, group_by)?;
+    let mut report = build_with(dirs, group_by, options)?;
     if simulate {
         report.simulate_early_stopping()?;
         for s in &report.simulations {

@@ -10,6 +10,7 @@
 mod dodge;
 pub mod early_stopping;
 mod error;
+mod evp;
 pub mod figures;
 mod groups;
 mod load;
@@ -21,6 +22,7 @@ mod verdicts;
 
 pub use dodge::{dodge_grids, DodgeGrid, Effect};
 pub use error::{ReportError, Result};
+pub use evp::{evp_values, EvpValue};
 pub use figures::Figure;
 pub use groups::{group_keys, label, make_groups, paper_metric, Group};
 pub use load::{load_run, load_runs, short_number, EvalRecord, RunData, StepRecord};
@@ -59,7 +61,18 @@ impl Report {
     pub fn simulate_early_stopping(&mut self) -> Result<()> {
         let (sims, skipped) = early_stopping::simulate_groups(&self.groups, &self.runs);
         for s in &sims {
-            self.figures.push(figures::early_stopping_figure(s)?);
+            let mut fig = figures::early_stopping_figure(s)?;
+            // What the figure's own words leave out: where curves start, and runs that ended early.
+            fig.caption
+                .push_str(" Each curve starts with the run's step-0 evaluation, Dodge et al.'s batch 0.");
+            if s.ended_early > 0 {
+                fig.caption.push_str(&format!(
+                    " {} of the runs ended before the last evaluation (diverged, or stopped by patience); their later \
+                     evaluations count as no better than their best so far.",
+                    s.ended_early
+                ));
+            }
+            self.figures.push(fig);
         }
         self.simulations = sims;
         self.simulation_skipped = skipped;
@@ -67,15 +80,37 @@ impl Report {
     }
 }
 
-/// Reads the runs under `sources` and computes the report (`group_by`: the settings that name
-/// configurations; by default those that tell runs apart other than by seed).
-pub fn build(sources: &[PathBuf], group_by: Option<&[String]>) -> Result<Report> {
-    let runs = load_runs(sources)?;
-    analyse(sources.to_vec(), runs, group_by)
+/// Choices of how the report computes what it shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// The value of each run the expected-validation-performance curves use.
+    pub evp: EvpValue,
 }
 
-/// The report of runs already read.
+/// Reads the runs under `sources` and computes the report (`group_by`: the settings that name
+/// configurations; by default those that tell runs apart other than by seed), with the default options.
+pub fn build(sources: &[PathBuf], group_by: Option<&[String]>) -> Result<Report> {
+    build_with(sources, group_by, &Options::default())
+}
+
+/// [`build`] with `options`.
+pub fn build_with(sources: &[PathBuf], group_by: Option<&[String]>, options: &Options) -> Result<Report> {
+    let runs = load_runs(sources)?;
+    analyse_with(sources.to_vec(), runs, group_by, options)
+}
+
+/// The report of runs already read, with the default options.
 pub fn analyse(sources: Vec<PathBuf>, runs: Vec<RunData>, group_by: Option<&[String]>) -> Result<Report> {
+    analyse_with(sources, runs, group_by, &Options::default())
+}
+
+/// [`analyse`] with `options`.
+pub fn analyse_with(
+    sources: Vec<PathBuf>,
+    runs: Vec<RunData>,
+    group_by: Option<&[String]>,
+    options: &Options,
+) -> Result<Report> {
     if runs.is_empty() {
         return Err(ReportError::Input("no runs to report".into()));
     }
@@ -84,7 +119,7 @@ pub fn analyse(sources: Vec<PathBuf>, runs: Vec<RunData>, group_by: Option<&[Str
     let rows: Vec<Row> = groups.iter().map(|g| row(g, &runs)).collect();
     let tasks = verdicts::verdicts(&groups, &rows, &runs);
     let dodge = dodge_grids(&groups, &runs);
-    let figures = make_figures(&groups, &rows, &runs)?;
+    let figures = make_figures(&groups, &rows, &runs, options)?;
     let schedules = load_schedules(&sources, &runs)?;
     Ok(Report {
         sources,
@@ -101,7 +136,7 @@ pub fn analyse(sources: Vec<PathBuf>, runs: Vec<RunData>, group_by: Option<&[Str
     })
 }
 
-fn make_figures(groups: &[Group], rows: &[Row], runs: &[RunData]) -> Result<Vec<Figure>> {
+fn make_figures(groups: &[Group], rows: &[Row], runs: &[RunData], options: &Options) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     for task in &groups::tasks(groups) {
         let gs: Vec<&Group> = groups.iter().filter(|g| g.task == *task).collect();
@@ -115,7 +150,7 @@ fn make_figures(groups: &[Group], rows: &[Row], runs: &[RunData]) -> Result<Vec<
         }
         out.extend(figures::grad_norm_figures(task, &gs, runs)?);
         out.extend(figures::metric_vs_loss(task, &gs, runs)?);
-        out.extend(figures::evp_curves(task, &gs, runs)?);
+        out.extend(evp::evp_figure(task, &gs, runs, options.evp)?);
     }
     // Fig. 6 when the study has runs with and without bias correction.
     let corrected = |r: &RunData| r.settings.get("bias_correction").map(|v| v == "true");
