@@ -18,11 +18,14 @@ pub enum Recipe {
     /// Mosbach et al. 2021: bias correction, 20 epochs, evaluate 3 times an epoch, keep the best too.
     #[serde(rename = "mosbach2021")]
     Mosbach2021,
-    /// Lee et al. 2020 as Table 1 runs it: Devlin's recipe with every dropout off and Mixout (p = 0.9)
-    /// on every linear layer.
+    /// Mixout (Lee et al. 2020) on Devlin's recipe. Mosbach et al. give no Mixout settings and their code
+    /// has none, so each default is inferred (README, "Recipes"): p = 0.9 and every dropout replaced by
+    /// Mixout of the linear layers after it (Lee et al.'s paper and example.py), the reference's
+    /// gradient (bloodwass/mixout), dropout off elsewhere (the revisit code).
     #[serde(rename = "lee2020-mixout")]
     Lee2020Mixout,
-    /// Zhang et al. 2021: bias correction, the pooler and the top 2 layers re-initialised, 3 epochs.
+    /// Zhang et al. 2021 as the revisit code's re-init command: bias correction, the pooler and the top 5
+    /// layers re-initialised, no weight decay; batch, lr and the rest from Table 3, 3 epochs.
     #[serde(rename = "zhang2021-reinit")]
     Zhang2021Reinit,
 }
@@ -58,6 +61,17 @@ pub enum ClipMode {
     PerParameter,
 }
 
+/// Which linear layers Mixout mixes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MixoutLayers {
+    /// Every linear layer on the forward path, heads included (the revisit code's `--mixout`).
+    All,
+    /// Only those whose input comes out of a dropout, as Lee et al. replace each dropout by Mixout of
+    /// the layer after it (see `mixout::follows_dropout` for the list).
+    AfterDropout,
+}
+
 /// Parses a setting's value as its TOML/JSON spelling (`devlin2019`, `acc_and_f1`, `warmup-linear`), so
 /// a flag takes exactly the words a config file does.
 pub fn parse_by_name<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, String> {
@@ -74,7 +88,13 @@ macro_rules! from_str_by_name {
         }
     )*};
 }
-from_str_by_name!(Recipe => "recipe", ClipMode => "clip mode", Metric => "metric", ScheduleKind => "schedule");
+from_str_by_name!(
+    Recipe => "recipe",
+    ClipMode => "clip mode",
+    Metric => "metric",
+    ScheduleKind => "schedule",
+    MixoutLayers => "mixout layers"
+);
 
 /// Every setting of a run, all optional: what a TOML file or the command line gives. Unknown keys are
 /// errors. Field names are the TOML keys; with the `clap` feature each is also a `--flag` (underscores
@@ -182,7 +202,9 @@ pub struct Overrides {
     /// global (all gradients together, default) or per-parameter.
     #[cfg_attr(feature = "clap", arg(long))]
     pub clip: Option<ClipMode>,
-    /// Layer-wise learning-rate decay factor: lr of layer l = lr * decay^(L - l).
+    /// Layer-wise learning-rate decay, as the revisit code: the top layer trains at lr * decay, each
+    /// layer below at one more factor, the embeddings at lr * decay^(L+1); pooler and head at lr with
+    /// no weight decay. 1 (or unset): off.
     #[cfg_attr(feature = "clap", arg(long))]
     pub layerwise_lr_decay: Option<f64>,
     /// Dropout after the embeddings and every sublayer (default 0.1; ALBERT 0).
@@ -202,10 +224,14 @@ pub struct Overrides {
     /// default but for lee2020-mixout's 0.9). Also turns every dropout off unless one is given.
     #[cfg_attr(feature = "clap", arg(long))]
     pub mixout: Option<f64>,
+    /// Which linear layers Mixout mixes: all, or after-dropout (those whose input comes out of a dropout,
+    /// Lee et al.'s protocol). Default: after-dropout for lee2020-mixout, all with --mixout elsewhere.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub mixout_layers: Option<MixoutLayers>,
     /// Mixout's exact gradient M / (1 - p) rather than the reference implementation's M.
     #[cfg_attr(feature = "clap", arg(long, num_args = 0..=1, default_missing_value = "true"))]
     pub mixout_exact_gradient: Option<bool>,
-    /// Re-initialise the top K encoder layers before training (Zhang et al.; default 0, zhang2021-reinit 2).
+    /// Re-initialise the top K encoder layers before training (Zhang et al.; default 0, zhang2021-reinit 5).
     #[cfg_attr(feature = "clap", arg(long))]
     pub reinit_layers: Option<usize>,
     /// Re-initialise the pooler's dense layer before training (default false, zhang2021-reinit true).
@@ -331,6 +357,9 @@ pub struct TrainConfig {
     // study run names hashed from them) of runs without them stay as they were.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub mixout: f64,
+    /// Set exactly when `mixout` is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixout_layers: Option<MixoutLayers>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub mixout_exact_gradient: bool,
     #[serde(default, skip_serializing_if = "is_zero_count")]
@@ -357,6 +386,8 @@ impl TrainConfig {
             Architecture::Roberta => (0.98, 0.1, 0.1, 0.0),
             Architecture::Albert => (0.999, 0.0, 0.0, 1.0),
         };
+        // The revisit code's re-init command runs with weight decay 0, whatever the family.
+        let weight_decay = if recipe == Recipe::Zhang2021Reinit { 0.0 } else { weight_decay };
         let (bias_correction, epochs, evals) = match recipe {
             Recipe::Devlin2019 | Recipe::Lee2020Mixout => (false, 3, 1),
             Recipe::Mosbach2021 => (true, 20, 3),
@@ -365,6 +396,14 @@ impl TrainConfig {
         let mixout = o.mixout.unwrap_or(if recipe == Recipe::Lee2020Mixout { 0.9 } else { 0.0 });
         // Under Mixout every dropout is off, as the revisit code sets them (a given one still counts).
         let dropout = if mixout > 0.0 { 0.0 } else { dropout };
+        // Lee et al. replace dropout by Mixout; --mixout on another recipe is the revisit code's, on all.
+        let lee = recipe == Recipe::Lee2020Mixout;
+        let layers = if lee { MixoutLayers::AfterDropout } else { MixoutLayers::All };
+        let mixout_layers = match (mixout > 0.0, o.mixout_layers) {
+            (true, given) => Some(given.unwrap_or(layers)),
+            (false, None) => None,
+            (false, Some(_)) => return Err("mixout_layers needs mixout > 0".into()),
+        };
         let reinit = recipe == Recipe::Zhang2021Reinit;
         let cfg = TrainConfig {
             model: o.model.ok_or("no model given")?,
@@ -404,8 +443,9 @@ impl TrainConfig {
             classifier_dropout: o.classifier_dropout.unwrap_or(dropout),
             head_input_dropout: o.head_input_dropout.unwrap_or(0.0),
             mixout,
+            mixout_layers,
             mixout_exact_gradient: o.mixout_exact_gradient.unwrap_or(false),
-            reinit_layers: o.reinit_layers.unwrap_or(if reinit { 2 } else { 0 }),
+            reinit_layers: o.reinit_layers.unwrap_or(if reinit { 5 } else { 0 }),
             reinit_pooler: o.reinit_pooler.unwrap_or(reinit),
             keep_head: o.keep_head.unwrap_or(false),
             evals_per_epoch: o.evals_per_epoch.unwrap_or(evals),
@@ -485,95 +525,4 @@ impl TrainConfig {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn base() -> Overrides {
-        Overrides { model: Some("m".into()), task: Some("rte".into()), ..Default::default() }
-    }
-
-    #[test]
-    fn recipes_follow_table_3() {
-        let c = TrainConfig::resolve(base(), Architecture::Bert).unwrap();
-        assert_eq!(
-            (c.recipe, c.bias_correction, c.epochs, c.evals_per_epoch),
-            (Recipe::Mosbach2021, true, 20, 3)
-        );
-        assert_eq!(
-            (c.adam_beta2, c.weight_decay, c.max_grad_norm, c.hidden_dropout),
-            (0.999, 0.01, 1.0, 0.1)
-        );
-        let d = TrainConfig::resolve(
-            Overrides { recipe: Some(Recipe::Devlin2019), ..base() },
-            Architecture::Roberta,
-        )
-        .unwrap();
-        assert_eq!(
-            (d.bias_correction, d.epochs, d.adam_beta2, d.weight_decay, d.max_grad_norm),
-            (false, 3, 0.98, 0.1, 0.0)
-        );
-        let a = TrainConfig::resolve(base(), Architecture::Albert).unwrap();
-        assert_eq!((a.hidden_dropout, a.weight_decay, a.max_grad_norm), (0.0, 0.0, 1.0));
-        let m = TrainConfig::resolve(
-            Overrides { recipe: Some(Recipe::Lee2020Mixout), ..base() },
-            Architecture::Bert,
-        )
-        .unwrap();
-        assert_eq!((m.bias_correction, m.epochs, m.mixout, m.mixout_exact_gradient), (false, 3, 0.9, false));
-        assert_eq!((m.hidden_dropout, m.attention_dropout, m.classifier_dropout), (0.0, 0.0, 0.0));
-        let z = TrainConfig::resolve(
-            Overrides { recipe: Some(Recipe::Zhang2021Reinit), ..base() },
-            Architecture::Bert,
-        )
-        .unwrap();
-        assert_eq!(
-            (z.bias_correction, z.epochs, z.reinit_layers, z.reinit_pooler, z.mixout),
-            (true, 3, 2, true, 0.0)
-        );
-        // --mixout on another recipe turns dropout off unless it is given.
-        let o = Overrides { mixout: Some(0.7), attention_dropout: Some(0.1), ..base() };
-        let c = TrainConfig::resolve(o, Architecture::Bert).unwrap();
-        assert_eq!((c.hidden_dropout, c.attention_dropout, c.bias_correction), (0.0, 0.1, true));
-    }
-
-    #[test]
-    fn settings_off_by_default_stay_out_of_the_file() {
-        let c = TrainConfig::resolve(base(), Architecture::Bert).unwrap();
-        let text = c.to_toml();
-        for key in ["mixout", "reinit_layers", "reinit_pooler"] {
-            assert!(!text.contains(key), "{key} in {text}");
-        }
-        let z = TrainConfig::resolve(
-            Overrides { recipe: Some(Recipe::Zhang2021Reinit), ..base() },
-            Architecture::Bert,
-        )
-        .unwrap();
-        assert!(z.to_toml().contains("reinit_layers = 2"));
-        let again: Overrides = toml::from_str(&z.to_toml()).unwrap();
-        assert_eq!(TrainConfig::resolve(again, Architecture::Bert).unwrap(), z);
-        let err =
-            TrainConfig::resolve(Overrides { mixout: Some(1.0), ..base() }, Architecture::Bert).unwrap_err();
-        assert!(err.contains("mixout"), "{err}");
-    }
-
-    #[test]
-    fn layering_seeds_and_round_trip() {
-        let file = Overrides { lr: Some(3e-5), seed: Some(4), ..Default::default() };
-        let cli = Overrides { lr: Some(1e-5), data_seed: Some(9), ..base() };
-        let c = TrainConfig::resolve(cli.over(file), Architecture::Bert).unwrap();
-        assert_eq!((c.lr, c.init_seed, c.data_seed), (1e-5, 4, 9));
-        let again: Overrides = toml::from_str(&c.to_toml()).unwrap();
-        assert_eq!(TrainConfig::resolve(again, Architecture::Bert).unwrap(), c);
-    }
-
-    #[test]
-    fn unknown_keys_and_bad_values_are_errors() {
-        let err = toml::from_str::<Overrides>("lr = 1e-5\nlearning_rate = 2e-5\n").unwrap_err().to_string();
-        assert!(err.contains("learning_rate"), "{err}");
-        let err =
-            TrainConfig::resolve(Overrides { lr: Some(-1.0), ..base() }, Architecture::Bert).unwrap_err();
-        assert!(err.contains("lr"), "{err}");
-        let err = toml::from_str::<Overrides>("recipe = \"smith2020\"\n").unwrap_err().to_string();
-        assert!(err.contains("smith2020") || err.contains("unknown variant"), "{err}");
-    }
-}
+mod tests;

@@ -11,18 +11,38 @@
 //! pulled back to its target as a whole. Biases are not mixed. Evaluation uses `w` itself.
 //!
 //! The reference's backward returns `grad_output * M` for `w`: without the `1 / (1 - p)` of the
-//! derivative, so its gradients are `1 - p` times the exact ones (a tenth at p = 0.9). That is what
-//! produced Table 1's Mixout numbers, so it is the default here; `mixout_exact_gradient` gives the exact
-//! derivative `M / (1 - p)` instead.
+//! derivative, so its gradients are `1 - p` times the exact ones (a tenth at p = 0.9). It is Lee et al.'s
+//! own code, which the revisit code imports (Mosbach et al. do not say what made Table 1's Mixout row),
+//! so it is the default here; `mixout_exact_gradient` gives the exact derivative `M / (1 - p)` instead.
 //!
 //! Masks come from the counter-based streams (init seed, the tensor's name, the update), so a run is the
 //! same at any thread count.
+//!
+//! Which matrices: [`MixoutLayers::All`] mixes every linear layer on the forward path, the heads' included
+//! (the masked-LM transform too): the revisit code replaces every `nn.Linear`.
+//! [`MixoutLayers::AfterDropout`] is Lee et al.'s protocol, dropout replaced by Mixout of the linear layer
+//! that reads the dropped units (their example.py mixes `linear2` and `linear3`, each right after a
+//! dropout; the maintainer on bloodwass/mixout issue #4 and PR #13: the paper replaced dropout, skipping
+//! BERT's intermediate layers). In Hugging Face's modules a linear layer's input comes out of a dropout
+//! with nothing but linear maps between for exactly these (see [`follows_dropout`]):
+//! - BERT, RoBERTa: layer 0's query, key and value (`BertEmbeddings` ends in dropout); every layer's
+//!   attention output dense (its input is the attention probabilities, dropped, times the values);
+//! - ALBERT: `embedding_hidden_mapping_in` (after the embeddings' dropout) and every attention dense;
+//!   layer 0's query, key and value read that projection, not a dropout;
+//! - the classifier (`classifier`, after the dropout on the pooled output; RoBERTa's head has a dropout
+//!   before `classifier.dense` and before `classifier.out_proj`, so both).
+//!
+//! Not mixed: query, key and value of layers 1 and up, every intermediate dense, the FFN output dense, the
+//! pooler and the masked-LM transform. Those read a LayerNorm's output (dropout comes before the residual
+//! add and LayerNorm, `LayerNorm(dropout(dense(x)) + x)`) or the FFN activation, which has no dropout.
+//! Unmixed linear weights are copied into the mixed buffer each step, so every pass reads current weights.
 
+use crate::config::MixoutLayers;
 use rayon::prelude::*;
 use stabletune_engine::streams::{id, Family};
 use stabletune_engine::RandomStream;
-use stabletune_model::params::{name_hash, ParamGroup};
-use stabletune_model::Model;
+use stabletune_model::params::name_hash;
+use stabletune_model::{Architecture, Model};
 use std::ops::Range;
 
 /// One mixed weight matrix: `[rows = out_features, cols = in_features]`, row-major as Hugging Face's.
@@ -34,6 +54,8 @@ struct Mixed {
     target: Vec<f32>,
     /// This step's mask, one 0/1 per input column.
     mask: Vec<f32>,
+    /// Whether its input comes out of a dropout ([`follows_dropout`]).
+    after_dropout: bool,
 }
 
 pub struct Mixout {
@@ -41,6 +63,8 @@ pub struct Mixout {
     exact_gradient: bool,
     seed: u64,
     tensors: Vec<Mixed>,
+    /// Linear weights read by a training pass but not mixed: copied as they are into the mixed buffer.
+    unmixed: Vec<Range<usize>>,
     /// Masks to use for the next [`Mixout::mix`] instead of drawing them (checks against a reference).
     given: Option<Vec<Vec<f32>>>,
 }
@@ -49,26 +73,40 @@ pub struct Mixout {
 const ROWS_PER_TASK: usize = 64;
 
 impl Mixout {
-    /// Mixout of every linear weight matrix on the model's forward path, toward the model's current
-    /// values (call it before training, after any re-initialisation), with mix probability `p` in
-    /// (0, 1) and masks from `seed` (the init seed).
+    /// Mixout of every linear weight matrix on the model's forward path ([`MixoutLayers::All`]; narrow it
+    /// with [`Mixout::with_layers`]), toward the model's current values (call it before training, after
+    /// any re-initialisation), with mix probability `p` in (0, 1) and masks from `seed` (the init seed).
     pub fn new(model: &Model, p: f64, exact_gradient: bool, seed: u64) -> Mixout {
         assert!(p > 0.0 && p < 1.0, "mixout probability {p} outside (0, 1)");
+        let dropped = follows_dropout(model);
         let tensors = (0..model.params.infos.len())
             .filter(|&i| is_linear_weight(model, i))
             .map(|i| {
                 let info = &model.params.infos[i];
+                let range = info.range();
                 Mixed {
                     name: info.name.clone(),
-                    range: info.range(),
+                    after_dropout: dropped.iter().any(|d| d.start <= range.start && range.end <= d.end),
                     cols: info.shape[1],
                     stream: id(Family::Mixout, name_hash(&info.name)),
-                    target: model.params.values[info.range()].to_vec(),
+                    target: model.params.values[range.clone()].to_vec(),
                     mask: vec![1.0; info.shape[1]],
+                    range,
                 }
             })
             .collect();
-        Mixout { p, exact_gradient, seed, tensors, given: None }
+        Mixout { p, exact_gradient, seed, tensors, unmixed: Vec::new(), given: None }
+    }
+
+    /// Mixes only the matrices `layers` names; the others are trained as they are.
+    pub fn with_layers(mut self, layers: MixoutLayers) -> Mixout {
+        if layers == MixoutLayers::AfterDropout {
+            let (keep, rest): (Vec<Mixed>, Vec<Mixed>) =
+                self.tensors.into_iter().partition(|t| t.after_dropout);
+            self.tensors = keep;
+            self.unmixed.extend(rest.into_iter().map(|t| t.range));
+        }
+        self
     }
 
     /// The names of the mixed tensors, in parameter order.
@@ -115,6 +153,11 @@ impl Mixout {
 
     fn write_mixed(&self, model: &mut Model) {
         let mixed = model.mixed.get_or_insert_with(|| model.params.values.clone());
+        // A pass reads every linear weight from this buffer: those not mixed must be today's weights, not
+        // the copy taken at the first step.
+        for r in &self.unmixed {
+            mixed[r.clone()].copy_from_slice(&model.params.values[r.clone()]);
+        }
         // As PyTorch computes `... - p * target) / (1 - p)` with Python floats: each scalar rounded to
         // f32 once (1 - p in f64 first), the arithmetic in f32.
         let (p, q) = (self.p as f32, (1.0 - self.p) as f32);
@@ -151,13 +194,34 @@ impl Mixout {
     }
 }
 
-/// A linear layer's weight matrix on the forward path: 2-D, named `*.weight`, not an embedding table
-/// and not part of the masked-LM head (whose decoder is the word embeddings).
+/// A linear layer's weight matrix on the forward path: 2-D, named `*.weight`, not an embedding table.
+/// The masked-LM head's transform dense is one (its decoder is the word embeddings, left out as the
+/// embedding table it is): a head trained under Mixout reads mixed weights like the encoder.
 fn is_linear_weight(model: &Model, index: usize) -> bool {
     let info = &model.params.infos[index];
     info.shape.len() == 2
         && info.name.ends_with(".weight")
         && !info.name.contains("embeddings.")
-        && info.group != ParamGroup::MaskedLm
         && model.on_forward_path(index)
+}
+
+/// The parameter ranges of the linear weights whose input comes out of a dropout in Hugging Face's
+/// modules (the list in the module comment), from the model's layout.
+pub fn follows_dropout(model: &Model) -> Vec<Range<usize>> {
+    let layout = &model.layout;
+    let w = |l: &stabletune_model::layout::Linear| l.w..l.w + l.inputs * l.outputs;
+    let mut out = Vec::new();
+    match (model.config.arch, &layout.embeddings.projection) {
+        // ALBERT's embeddings dropout feeds the projection up to the hidden size.
+        (Architecture::Albert, Some(projection)) => out.push(w(projection)),
+        // BERT and RoBERTa: the first layer's query, key and value (one fused range) read the
+        // embeddings' dropout.
+        _ => out.extend(layout.depth.first().map(|&l| w(&layout.layers[l].qkv))),
+    }
+    out.extend(layout.layers.iter().map(|l| w(&l.attn_out)));
+    if let Some(c) = &layout.classifier {
+        out.push(w(&c.out));
+        out.extend(c.dense.as_ref().map(w));
+    }
+    out
 }

@@ -1,7 +1,7 @@
 //! One optimizer update as the authors' code does it: forward and backward, the global gradient norm
 //! (before clipping), clipping, and AdamW with the scheduled learning rate.
 
-use crate::config::{ClipMode, TrainConfig};
+use crate::config::{ClipMode, MixoutLayers, TrainConfig};
 use crate::error::Result;
 use crate::lazy_rows::LazyRows;
 use crate::mixout::Mixout;
@@ -10,12 +10,29 @@ use rayon::prelude::*;
 use stabletune_engine::profile::{timed, Kind};
 use stabletune_model::{Batch, Mode, Model, ParamGroup, Target, Workspace};
 
-/// Parameter runs for the optimizer: weight decay except on biases and LayerNorm parameters, and the
-/// layer-wise learning-rate multiplier `decay^(L - l)` (embeddings lowest, heads at the full rate).
-/// Tensors off the forward path (RoBERTa's unused pooler) are left out: the authors' optimizer only sees
-/// parameters that get a gradient, and weight decay must not shrink a tensor the run never uses.
+/// Parameter runs for the optimizer: weight decay except on biases and LayerNorm parameters, and with
+/// layer-wise learning-rate decay `d < 1` the grouping of the revisit code (asappresearch/revisit-bert-
+/// finetuning, `run_glue.py`, `get_optimizer_grouped_parameters`), reproduced exactly:
+///
+/// ```text
+/// [{"params": [p for n, p in model.named_parameters() if "classifier" in n or "pooler" in n],
+///   "weight_decay": 0.0, "lr": args.learning_rate}]
+/// layers = [model.bert.embeddings] + list(model.bert.encoder.layer); layers.reverse()
+/// lr = args.learning_rate
+/// for layer in layers:
+///     lr *= args.layerwise_learning_rate_decay
+///     # two groups: not any(nd in n for nd in ["bias", "LayerNorm.weight"]) -> args.weight_decay, else 0.0
+/// ```
+///
+/// So with L layers the top layer trains at lr·d, layer l (0-based) at lr·d^(L - l), the embeddings at
+/// lr·d^(L + 1), and the pooler and classifier at lr with no weight decay at all (weights included). At
+/// `d = 1` the reference takes its plain grouping, as here. The masked-LM head, which the reference's
+/// sequence classifier has not, keeps lr and the usual decay. ALBERT (refused there) counts its distinct
+/// layers. Tensors off the forward path (RoBERTa's unused pooler) are left out: the authors' optimizer only
+/// sees parameters that get a gradient, and weight decay must not shrink a tensor the run never uses.
 pub fn segments(model: &Model, layerwise_decay: Option<f64>) -> Vec<Segment> {
     let layers = model.layout.layers.len() as i32;
+    let decay = layerwise_decay.filter(|&d| d != 1.0);
     model
         .params
         .infos
@@ -23,15 +40,22 @@ pub fn segments(model: &Model, layerwise_decay: Option<f64>) -> Vec<Segment> {
         .enumerate()
         .filter(|(index, _)| model.on_forward_path(*index))
         .map(|(_, i)| {
-            let lr_scale = match (layerwise_decay, i.group) {
-                (None, _) => 1.0,
-                (Some(d), ParamGroup::Embeddings) => d.powi(layers),
-                (Some(d), ParamGroup::Layer(l)) => d.powi(layers - 1 - l as i32),
-                (Some(_), _) => 1.0,
+            let (lr_scale, decays) = match (decay, i.group) {
+                (None, _) => (1.0, !i.no_decay),
+                (Some(_), ParamGroup::Pooler | ParamGroup::Classifier) => (1.0, false),
+                (Some(d), ParamGroup::Embeddings) => (repeated(d, layers + 1), !i.no_decay),
+                (Some(d), ParamGroup::Layer(l)) => (repeated(d, layers - l as i32), !i.no_decay),
+                (Some(_), ParamGroup::MaskedLm) => (1.0, !i.no_decay),
             };
-            Segment { range: i.range(), decay: !i.no_decay, lr_scale }
+            Segment { range: i.range(), decay: decays, lr_scale }
         })
         .collect()
+}
+
+/// `d` multiplied in `n` times, one factor after another as the reference's `lr *= decay` (not `powi`,
+/// whose rounding may differ in the last bit).
+fn repeated(d: f64, n: i32) -> f64 {
+    (0..n).fold(1.0, |x, _| x * d)
 }
 
 pub struct Updater {
@@ -45,6 +69,8 @@ pub struct Updater {
     dirty_rows: Vec<u32>,
     /// Mixout of the linear layers' weights (`None`: off).
     mixout: Option<Mixout>,
+    /// Which of them the run's config mixes.
+    mixout_layers: MixoutLayers,
 }
 
 /// The loss of the batch (before the update) and the global gradient norm before clipping. When
@@ -77,13 +103,16 @@ impl Updater {
             lazy: None,
             dirty_rows: Vec::new(),
             mixout: None,
+            mixout_layers: cfg.mixout_layers.unwrap_or(MixoutLayers::All),
         }
         .with_lazy_rows(model, true)
     }
 
-    /// Trains under `mixout` (built on the model's starting weights, see [`Mixout::new`]).
+    /// Trains under `mixout` (built on the model's starting weights, see [`Mixout::new`]), narrowed to the
+    /// config's `mixout_layers` here, where the rest of the config becomes the optimizer, so that no
+    /// caller can train with the wrong set.
     pub fn with_mixout(mut self, mixout: Option<Mixout>) -> Updater {
-        self.mixout = mixout;
+        self.mixout = mixout.map(|m| m.with_layers(self.mixout_layers));
         self
     }
 
@@ -240,17 +269,20 @@ mod tests {
             Model::from_dir(&fixture("tiny-bert"), HeadSpec { classifier: Some(3), masked_lm: false }, 0)
                 .unwrap();
         let segs = segments(&model, Some(0.5));
-        let scale_of = |name: &str| {
+        let seg_of = |name: &str| {
             let i = model.params.infos.iter().position(|i| i.name == name).unwrap();
-            segs[i].lr_scale
+            segs[i].clone()
         };
-        // Two layers: embeddings 0.5², layer 0 0.5, layer 1 (the top) and the heads at the full rate.
-        assert_eq!(scale_of("bert.embeddings.word_embeddings.weight"), 0.25);
-        assert_eq!(scale_of("bert.encoder.layer.0.output.dense.weight"), 0.5);
-        assert_eq!(scale_of("bert.encoder.layer.1.attention.self.query.weight"), 1.0);
-        assert_eq!(scale_of("classifier.weight"), 1.0);
-        assert!(!segs[model.params.infos.iter().position(|i| i.name == "classifier.bias").unwrap()].decay);
+        // Two layers: embeddings 0.5³, layer 0 0.5², layer 1 (the top) 0.5, the heads at the full rate
+        // without weight decay (tools/make_llrd_goldens.py checks every tensor against the reference).
+        assert_eq!(seg_of("bert.embeddings.word_embeddings.weight").lr_scale, 0.125);
+        assert_eq!(seg_of("bert.encoder.layer.0.output.dense.weight").lr_scale, 0.25);
+        assert_eq!(seg_of("bert.encoder.layer.1.attention.self.query.weight").lr_scale, 0.5);
+        assert_eq!((seg_of("classifier.weight").lr_scale, seg_of("classifier.weight").decay), (1.0, false));
+        assert!(!seg_of("bert.pooler.dense.weight").decay);
         assert!(segments(&model, None).iter().all(|s| s.lr_scale == 1.0));
+        // A decay of 1 is the plain grouping, as in the reference.
+        assert_eq!(segments(&model, Some(1.0)), segments(&model, None));
     }
 
     /// RoBERTa's pretrained pooler is off the classification head's path: no segment covers it, so weight

@@ -7,6 +7,7 @@
 use safetensors::SafeTensors;
 use serde_json::Value;
 use stabletune_model::{Architecture, Batch, HeadSpec, Mode, Model, Target, Workspace};
+use stabletune_train::config::MixoutLayers;
 use stabletune_train::mixout::Mixout;
 use stabletune_train::optim::AdamState;
 use stabletune_train::schedule::{Schedule, ScheduleKind};
@@ -43,6 +44,9 @@ fn check_recipe(recipe: Recipe) {
         adam_eps: Some(f("eps")),
         weight_decay: Some(f("weight_decay")),
         max_grad_norm: Some(f("max_grad_norm")),
+        // The golden mixes every linear layer (the reference port's set), pinned here rather than left to
+        // the recipe's default (after-dropout).
+        mixout_layers: (recipe == Recipe::Lee2020Mixout).then_some(MixoutLayers::All),
         ..Default::default()
     };
     let cfg = TrainConfig::resolve(overrides, Architecture::Bert).unwrap();
