@@ -7,8 +7,9 @@ Run by hand, not in CI (CI reads the committed JSON):
     /tmp/venv/bin/python tools/make_stats_goldens.py
 
 statsmodels is optional: when installed, the hand-written two-way ANOVA is checked against
-`anova_lm`. Output: `crates/stats/tests/goldens/stats.json`, one object whose keys name the Rust
-function family; each holds a list of named cases. Non-finite inputs are written as the strings
+`anova_lm`, and its sums of squares are written beside the hand-computed ones. Output:
+`crates/stats/tests/goldens/stats.json` and `intervals.json` (t and BCa intervals), each one object
+whose keys name the Rust function family; each holds a list of named cases. Non-finite inputs are written as the strings
 "nan", "inf", "-inf" (JSON has no NaN). A case with an "error" key expects that `StatsError`
 variant from the Rust function, and "scipy" records what the reference does with the same input.
 """
@@ -28,8 +29,11 @@ from scipy import stats
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
+from stats_interval_goldens import intervals_doc
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUT = ROOT / "crates" / "stats" / "tests" / "goldens" / "stats.json"
+INTERVALS = ROOT / "crates" / "stats" / "tests" / "goldens" / "intervals.json"
 QS = [0.0, 0.01, 0.1, 0.25, 1 / 3, 0.5, 0.9, 0.975, 1.0]
 
 warnings.simplefilter("ignore")  # scipy warns on the degenerate cases we record on purpose
@@ -510,27 +514,34 @@ def anova_by_hand(cells):
         ss_res, df_res, inter = ss_w, a * b * (r - 1), (ss_ab, df_ab)
     ms_res = ss_res / df_res
 
-    def effect(ss, df):
+    def effect(ss, df, per_level):
+        # Omega squared and the method-of-moments variance component (clipped at 0), with
+        # `per_level` the number of values at each level of the effect: b r for the rows, a r for
+        # the columns, r for the interaction.
         f = (ss / df) / ms_res
         return {"sum_sq": float(ss), "df": df, "mean_sq": float(ss / df), "f": float(f),
-                "pvalue": stats.f.sf(float(f), df, df_res)}
+                "pvalue": stats.f.sf(float(f), df, df_res),
+                "omega_squared": float((ss - df * ms_res) / (total + ms_res)),
+                "variance_component": float(max(Fraction(0), (ss / df - ms_res) / per_level))}
 
     return {
-        "rows": effect(ss_a, df_a),
-        "columns": effect(ss_b, df_b),
-        "interaction": effect(*inter) if inter else None,
+        "rows": effect(ss_a, df_a, b * r),
+        "columns": effect(ss_b, df_b, a * r),
+        "interaction": effect(*inter, r) if inter else None,
         "residual": {"sum_sq": float(ss_res), "df": df_res, "mean_sq": float(ms_res)},
         "total_sum_sq": float(total),
     }
 
 
 def check_with_statsmodels(cells, expected):
+    """statsmodels' table of the grid as {line: {sum_sq, df}} after checking the hand-computed
+    table against it, or None without statsmodels."""
     try:
         import pandas as pd
         from statsmodels.formula.api import ols
         from statsmodels.stats.anova import anova_lm
     except ImportError:
-        return False
+        return None
     y = np.asarray(cells, float)
     a, b, r = y.shape
     df = pd.DataFrame([(i, j, y[i, j, k]) for i in range(a) for j in range(b) for k in range(r)],
@@ -546,7 +557,20 @@ def check_with_statsmodels(cells, expected):
         np.testing.assert_allclose(table.loc[sm, "PR(>F)"], expected[ours]["pvalue"], rtol=1e-8)
     np.testing.assert_allclose(table.loc["Residual", "sum_sq"], expected["residual"]["sum_sq"],
                                rtol=1e-9)
-    return True
+    # The components once more from statsmodels' lines, by the same formulas written out again.
+    ms_res = table.loc["Residual", "sum_sq"] / table.loc["Residual", "df"]
+    total = table["sum_sq"].sum()
+    per_level = {"rows": b * r, "columns": a * r, "interaction": r}
+    for sm, ours in pairs:
+        ss, df_ = table.loc[sm, "sum_sq"], table.loc[sm, "df"]
+        omega = (ss - df_ * ms_res) / (total + ms_res)
+        component = max(0.0, (ss / df_ - ms_res) / per_level[ours])
+        np.testing.assert_allclose(omega, expected[ours]["omega_squared"], rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(component, expected[ours]["variance_component"], rtol=1e-8,
+                                   atol=1e-14)
+    lines = {ours: sm for sm, ours in pairs} | {"residual": "Residual"}
+    return {ours: {"sum_sq": float(table.loc[sm, "sum_sq"]), "df": float(table.loc[sm, "df"])}
+            for ours, sm in lines.items()}
 
 
 def anova():
@@ -561,10 +585,14 @@ def anova():
     def case(name, cells):
         cells = np.asarray(cells, float)
         expected = anova_by_hand(cells)
-        if check_with_statsmodels(cells, expected):
+        statsmodels_table = check_with_statsmodels(cells, expected)
+        if statsmodels_table is not None:
             checked.append(name)
         out = {"name": name, "cells": enc(cells)}
         out.update(jsonable(expected))
+        # statsmodels' own sums of squares (least squares, good to ~1e-12), for the Rust test to
+        # check the formulas against an independent fit, not only against this script.
+        out["statsmodels"] = statsmodels_table
         return out
 
     cases = [
@@ -701,6 +729,12 @@ def main():
         "evp": evp(),
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
+    write(OUT, doc)
+    print(f"ANOVA checked with statsmodels: {ano_checked or 'no (statsmodels not installed)'}")
+    write(INTERVALS, intervals_doc())
+
+
+def write(path, doc):
     # One case per line: diffs stay readable when a reference changes.
     sections = []
     for key, value in doc.items():
@@ -709,10 +743,9 @@ def main():
             sections.append(f" {json.dumps(key)}: [\n  {body}\n ]")
         else:
             sections.append(f" {json.dumps(key)}: {json.dumps(value, allow_nan=False)}")
-    OUT.write_text("{\n" + ",\n".join(sections) + "\n}\n")
+    path.write_text("{\n" + ",\n".join(sections) + "\n}\n")
     counts = {k: len(v) for k, v in doc.items() if isinstance(v, list)}
-    print(f"wrote {OUT.relative_to(ROOT)}: {sum(counts.values())} cases {counts}")
-    print(f"ANOVA checked with statsmodels: {ano_checked or 'no (statsmodels not installed)'}")
+    print(f"wrote {path.relative_to(ROOT)}: {sum(counts.values())} cases {counts}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 //! | task metrics | [`accuracy`], [`f1`], [`matthews_corrcoef`], [`acc_and_f1`], [`pearson`], [`spearman`] | sklearn, scipy |
 //! | equal variances | [`levene`] with [`Center::Mean`] (Levene) or [`Center::Median`] (Brown-Forsythe) | `scipy.stats.levene` |
 //! | compare recipes | [`welch_t_test`], [`mann_whitney_u`], [`permutation_test`], [`bootstrap_ci`] | scipy |
+//! | intervals over seeds | [`t_interval_mean`] (below 10 seeds), [`bootstrap_bca_ci`] ([`bca_interval_from_distribution`]) | scipy `t.interval`, `bootstrap(method="BCa")` |
 //! | failed runs, many tests | [`fisher_exact`], [`holm`] | scipy, statsmodels `multipletests` |
 //! | Dodge et al. | [`two_way_anova`], [`two_way_anova_replicated`], [`early_final_correlation`] | statsmodels `anova_lm` |
 //! | expected validation performance | [`expected_max`], [`expected_max_curve`] | allentune |
@@ -51,6 +52,7 @@
 //!   crate's equals the exact rational one.
 
 mod anova;
+mod bca;
 mod compare;
 mod descriptive;
 mod dist;
@@ -63,11 +65,13 @@ mod rank;
 mod resampling;
 mod rng;
 mod spread;
+mod t_interval;
 mod variance_tests;
 
 pub use anova::{
     early_final_correlation, two_way_anova, two_way_anova_replicated, AnovaEffect, AnovaResidual, TwoWayAnova,
 };
+pub use bca::{bca_interval_from_distribution, bootstrap_bca_ci};
 pub use compare::{
     mann_whitney_exact_sf, mann_whitney_u, welch_t_test, MannWhitneyMethod, MannWhitneyTest, WelchTest,
     MAX_EXACT_U,
@@ -89,4 +93,5 @@ pub use resampling::{
     MAX_BOOTSTRAP_RESAMPLES, MAX_EXACT_SPLITS,
 };
 pub use rng::SplitMix64;
+pub use t_interval::{t_interval_mean, TInterval};
 pub use variance_tests::{levene, Center, FTest};

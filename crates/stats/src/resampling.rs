@@ -177,7 +177,7 @@ pub enum BootstrapStatistic {
 }
 
 impl BootstrapStatistic {
-    fn of(self, xs: &[f64]) -> f64 {
+    pub(crate) fn of(self, xs: &[f64]) -> f64 {
         match self {
             BootstrapStatistic::Mean => mean_unchecked(xs),
             BootstrapStatistic::StdDev(ddof) => {
@@ -186,7 +186,8 @@ impl BootstrapStatistic {
         }
     }
 
-    fn needs(self) -> usize {
+    /// How many values the statistic needs.
+    pub(crate) fn needs(self) -> usize {
         match self {
             BootstrapStatistic::Mean => 1,
             BootstrapStatistic::StdDev(ddof) => ddof.value() + 1,
@@ -225,26 +226,10 @@ pub fn bootstrap_ci(
     seed: u64,
 ) -> Result<BootstrapCi> {
     check_sample("bootstrap_ci", xs, statistic.needs())?;
-    if !(confidence_level > 0.0 && confidence_level < 1.0) {
-        return Err(invalid("bootstrap_ci", format!("confidence_level {confidence_level} is not in (0, 1)")));
-    }
-    if !(2..=MAX_BOOTSTRAP_RESAMPLES).contains(&n_resamples) {
-        return Err(invalid(
-            "bootstrap_ci",
-            format!("n_resamples {n_resamples} is not in 2..={MAX_BOOTSTRAP_RESAMPLES}"),
-        ));
-    }
-    let mut rng = SplitMix64::new(seed);
-    let mut resample = vec![0.0; xs.len()];
-    let mut distribution = Vec::with_capacity(n_resamples);
-    for _ in 0..n_resamples {
-        for r in resample.iter_mut() {
-            *r = xs[rng.index(xs.len())];
-        }
-        distribution.push(statistic.of(&resample));
-    }
+    check_bootstrap_arguments("bootstrap_ci", confidence_level, n_resamples)?;
+    let distribution = bootstrap_distribution(xs, statistic, n_resamples, seed);
     let alpha = (1.0 - confidence_level) / 2.0;
-    let standard_error = (sum_sq_dev_unchecked(&distribution) / (n_resamples - 1) as f64).sqrt();
+    let standard_error = standard_error(&distribution);
     let distribution = sorted(&distribution);
     Ok(BootstrapCi {
         estimate: statistic.of(xs),
@@ -254,6 +239,54 @@ pub fn bootstrap_ci(
         confidence_level,
         n_resamples,
     })
+}
+
+/// The checks every bootstrap interval makes of its level and number of resamples.
+pub(crate) fn check_bootstrap_arguments(what: &str, confidence_level: f64, n_resamples: usize) -> Result<()> {
+    check_level(what, confidence_level)?;
+    if !(2..=MAX_BOOTSTRAP_RESAMPLES).contains(&n_resamples) {
+        return Err(invalid(
+            what,
+            format!("n_resamples {n_resamples} is not in 2..={MAX_BOOTSTRAP_RESAMPLES}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `0 < confidence_level < 1`.
+pub(crate) fn check_level(what: &str, confidence_level: f64) -> Result<()> {
+    if confidence_level > 0.0 && confidence_level < 1.0 {
+        Ok(())
+    } else {
+        Err(invalid(what, format!("confidence_level {confidence_level} is not in (0, 1)")))
+    }
+}
+
+/// The bootstrap distribution of `statistic`, in draw order: `n_resamples` samples of `xs.len()`
+/// values with replacement, indices from [`SplitMix64`] seeded with `seed`, one sample after
+/// another. Every bootstrap interval draws through here, so intervals of different methods with
+/// the same seed are computed from the very same resamples.
+pub(crate) fn bootstrap_distribution(
+    xs: &[f64],
+    statistic: BootstrapStatistic,
+    n_resamples: usize,
+    seed: u64,
+) -> Vec<f64> {
+    let mut rng = SplitMix64::new(seed);
+    let mut resample = vec![0.0; xs.len()];
+    let mut distribution = Vec::with_capacity(n_resamples);
+    for _ in 0..n_resamples {
+        for r in resample.iter_mut() {
+            *r = xs[rng.index(xs.len())];
+        }
+        distribution.push(statistic.of(&resample));
+    }
+    distribution
+}
+
+/// Standard deviation (ddof = 1) of a bootstrap distribution, scipy's `standard_error`.
+pub(crate) fn standard_error(distribution: &[f64]) -> f64 {
+    (sum_sq_dev_unchecked(distribution) / (distribution.len() - 1) as f64).sqrt()
 }
 
 #[cfg(test)]

@@ -380,12 +380,19 @@ fn cells(case: &Value) -> Vec<Vec<Vec<f64>>> {
 }
 
 #[track_caller]
-fn check_effect(e: &AnovaEffect, expected: &Value, what: &str) {
+fn check_effect(e: &AnovaEffect, expected: &Value, total_sum_sq: f64, what: &str) {
     stat(e.sum_sq, &expected["sum_sq"], &format!("{what} sum_sq"));
     stat(e.df, &expected["df"], &format!("{what} df"));
     stat(e.mean_sq, &expected["mean_sq"], &format!("{what} mean_sq"));
     stat(e.f, &expected["f"], &format!("{what} F"));
     pval(e.p_value, &expected["pvalue"], &format!("{what} p"));
+    // Omega squared is a difference of sums of squares over the total: near 0 it keeps the
+    // absolute accuracy of a share of the total, not a relative one.
+    close(e.omega_squared, num(&expected["omega_squared"]), STAT, 1e-13, &format!("{what} omega^2"));
+    // A component is a difference of mean squares: accurate to a share of the total sum of squares.
+    let component = num(&expected["variance_component"]);
+    close(e.variance_component, component, STAT, 1e-13 * total_sum_sq, &format!("{what} component"));
+    assert!(e.variance_component >= 0.0, "{what}");
 }
 
 #[test]
@@ -394,17 +401,52 @@ fn two_way_anova_matches_sums_of_squares_and_statsmodels() {
         let n = name(case);
         let c = cells(case);
         let t = two_way_anova_replicated(&c).unwrap();
-        check_effect(&t.rows, &case["rows"], &format!("{n} rows"));
-        check_effect(&t.columns, &case["columns"], &format!("{n} columns"));
+        let total = t.total_sum_sq;
+        check_effect(&t.rows, &case["rows"], total, &format!("{n} rows"));
+        check_effect(&t.columns, &case["columns"], total, &format!("{n} columns"));
         match (&t.interaction, case["interaction"].is_null()) {
             (None, true) => {}
-            (Some(i), false) => check_effect(i, &case["interaction"], &format!("{n} interaction")),
+            (Some(i), false) => check_effect(i, &case["interaction"], total, &format!("{n} interaction")),
             _ => panic!("{n}: interaction line present in one table only"),
         }
         stat(t.residual.sum_sq, &case["residual"]["sum_sq"], &format!("{n} residual"));
         stat(t.residual.df, &case["residual"]["df"], &format!("{n} residual df"));
         stat(t.residual.mean_sq, &case["residual"]["mean_sq"], n);
         stat(t.total_sum_sq, &case["total_sum_sq"], &format!("{n} total"));
+        // statsmodels' least-squares fit, independent of the script's formulas; good to ~1e-12
+        // (the script checks it agrees to 1e-9).
+        let sm = &case["statsmodels"];
+        if !sm.is_null() {
+            let lines = [
+                ("rows", Some(&t.rows)),
+                ("columns", Some(&t.columns)),
+                ("interaction", t.interaction.as_ref()),
+            ];
+            for (line, effect) in lines {
+                match (effect, sm.get(line)) {
+                    (Some(e), Some(expected)) => {
+                        close(
+                            e.sum_sq,
+                            num(&expected["sum_sq"]),
+                            1e-9,
+                            1e-15 * total,
+                            &format!("{n} {line} statsmodels"),
+                        );
+                        assert_eq!(e.df, num(&expected["df"]), "{n} {line} df");
+                    }
+                    (None, None) => {}
+                    _ => panic!("{n}: {line} in one table only"),
+                }
+            }
+            let res = &sm["residual"];
+            close(
+                t.residual.sum_sq,
+                num(&res["sum_sq"]),
+                1e-9,
+                1e-15 * total,
+                &format!("{n} residual statsmodels"),
+            );
+        }
         if t.replicates == 1 {
             let grid: Vec<Vec<f64>> = c.iter().map(|row| row.iter().map(|v| v[0]).collect()).collect();
             assert_eq!(two_way_anova(&grid).unwrap(), t, "{n}");
