@@ -82,7 +82,9 @@ pub fn run(command: StudyCommand) -> Result<ExitCode> {
             let study = Study::open(&dir)?;
             let s = status::status(&study.store, &study.runs, study.spec.execution.stale_after_seconds);
             print!("{}", status::render(&s));
-            print!("{}", results::render(&results::table(&study.store, &study.runs)));
+            let (rows, not_started) =
+                results::table(&study.store, &study.runs).map_err(anyhow::Error::msg)?;
+            print!("{}", results::render(&rows, not_started));
             Ok(ExitCode::SUCCESS)
         }
         StudyCommand::Slurm(args) => slurm(args),
@@ -182,10 +184,16 @@ fn run_study(args: RunArgs) -> Result<ExitCode> {
     };
     let report = run_workers(&study.store, &study.runs, &opts, &|e| progress.event(e))?;
     progress.finish();
-    let rows = results::table(&study.store, &study.runs);
-    let text = serde_json::to_string_pretty(&rows).expect("serialisable") + "\n";
-    stabletune_model::checkpoint::write_atomic(&dir.join("results.json"), text.as_bytes())?;
-    println!("{}", results::render(&rows));
+    // The table is read from the run folders; a folder it cannot read is said, and the runs stay.
+    match results::table(&study.store, &study.runs) {
+        Ok((rows, not_started)) => {
+            let json = serde_json::json!({"caption": stabletune_report::table_caption(&rows), "table": rows});
+            let text = serde_json::to_string_pretty(&json).expect("serialisable") + "\n";
+            stabletune_model::checkpoint::write_atomic(&dir.join("results.json"), text.as_bytes())?;
+            println!("{}", results::render(&rows, not_started));
+        }
+        Err(e) => eprintln!("results table not written: {e}"),
+    }
     write_study_report(&study, &dir);
     if stop.load(Ordering::SeqCst) || !report.interrupted.is_empty() {
         eprintln!(

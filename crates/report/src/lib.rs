@@ -1,7 +1,7 @@
 //! # stabletune-report: the stability report of a study
 //!
 //! Turns run directories (a study's, or any set of them) into Table 1 of Mosbach et al. with the tests
-//! that say whether a difference is real, Dodge et al.'s seed analysis, the paper's figures as SVG, and
+//! that say what the runs support, Dodge et al.'s seed analysis, the paper's figures as SVG, and
 //! the report files: `report.html` (self-contained), `report.md` (with the SVGs beside it), `runs.csv`
 //! and `report.json`. It reads only the run store's files (`config.toml`, `summary.json`,
 //! `metrics.jsonl`), so studies run anywhere can be reported anywhere. TensorBoard export is in
@@ -14,6 +14,8 @@ mod evp;
 pub mod figures;
 mod groups;
 mod load;
+pub mod paper;
+mod recommend;
 mod render;
 mod schedule;
 mod table;
@@ -26,10 +28,14 @@ pub use evp::{evp_values, EvpValue};
 pub use figures::Figure;
 pub use groups::{group_keys, label, make_groups, paper_metric, Group};
 pub use load::{load_run, load_runs, short_number, EvalRecord, RunData, StepRecord};
+pub use recommend::MIN_RUNS as MIN_RUNS_TO_RECOMMEND;
 pub use render::{write_report, Format};
 pub use schedule::{load_schedules, KeptRun, ScheduleSummary};
-pub use table::{row, Row, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
-pub use verdicts::{Comparison, Recommendation, TaskVerdict, TestResult, ALPHA};
+pub use table::{
+    caption as table_caption, row, text as table_text, IntervalMethod, Row, BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED, MIN_BOOTSTRAP_RUNS,
+};
+pub use verdicts::{Comparison, Recommendation, TaskVerdict, TestResult, ALPHA, TESTS};
 
 use std::path::PathBuf;
 
@@ -44,6 +50,8 @@ pub struct Report {
     pub groups: Vec<Group>,
     /// Table 1, one row per group, in the same order.
     pub rows: Vec<Row>,
+    /// The paper's Table 1 for the tasks the study has, on the report's scale.
+    pub paper: Vec<paper::PaperRow>,
     pub tasks: Vec<TaskVerdict>,
     pub dodge: Vec<DodgeGrid>,
     /// What the study's live early stopping did, per group (from its decision files).
@@ -99,6 +107,14 @@ pub fn build_with(sources: &[PathBuf], group_by: Option<&[String]>, options: &Op
     analyse_with(sources.to_vec(), runs, group_by, options)
 }
 
+/// Table 1 of runs already read, with the configurations named as the report names them (one table
+/// model for the report, `study run`'s printout and `results.json`).
+pub fn table_of(runs: &[RunData]) -> Result<Vec<Row>> {
+    let keys = group_keys(runs, None)?;
+    let groups = make_groups(runs, &keys);
+    Ok(groups.iter().map(|g| row(g, runs)).collect())
+}
+
 /// The report of runs already read, with the default options.
 pub fn analyse(sources: Vec<PathBuf>, runs: Vec<RunData>, group_by: Option<&[String]>) -> Result<Report> {
     analyse_with(sources, runs, group_by, &Options::default())
@@ -118,6 +134,7 @@ pub fn analyse_with(
     let groups = make_groups(&runs, &group_keys);
     let rows: Vec<Row> = groups.iter().map(|g| row(g, &runs)).collect();
     let tasks = verdicts::verdicts(&groups, &rows, &runs);
+    let paper = paper::rows_for(&groups::tasks(&groups));
     let dodge = dodge_grids(&groups, &runs);
     let figures = make_figures(&groups, &rows, &runs, options)?;
     let schedules = load_schedules(&sources, &runs)?;
@@ -126,6 +143,7 @@ pub fn analyse_with(
         runs,
         group_keys,
         groups,
+        paper,
         rows,
         tasks,
         dodge,

@@ -41,6 +41,9 @@ pub struct RunData {
     pub best_metrics: BTreeMap<String, f64>,
     pub best_step: Option<u64>,
     pub majority_baseline: Option<f64>,
+    /// Every metric of the majority-class prediction, when the run recorded them (MRPC's F1 as well
+    /// as its headline acc_and_f1).
+    pub majority_metrics: BTreeMap<String, f64>,
     /// Dodge et al.'s failed run, as the run recorded it (diverged, or at or below the baseline).
     pub failed: Option<bool>,
     pub steps: Option<u64>,
@@ -58,6 +61,28 @@ impl RunData {
     /// Whether the run ended for good (completed, early-stopped, stopped by a schedule or diverged).
     pub fn ended(&self) -> bool {
         !matches!(self.status.as_str(), "unfinished" | "interrupted")
+    }
+
+    /// Whether the run ended with a final model: completed, or stopped by its own patience rule. Only
+    /// these have a final metric; a diverged run has none and a run stopped by a study's schedule was
+    /// cut short by a rule outside it.
+    pub fn has_final_model(&self) -> bool {
+        matches!(self.status.as_str(), "completed" | "early_stopped")
+    }
+
+    /// Whether the run was stopped by a study's early-stopping schedule without failing first: neither
+    /// a success nor a failure.
+    pub fn stopped_by_schedule(&self) -> bool {
+        self.status == "stopped_by_schedule" && self.failed != Some(true)
+    }
+
+    /// Whether the run ended with a judged outcome: a final model, diverged, or stopped by a schedule
+    /// because it had fallen to the majority baseline (failed). These are the runs whose failures are
+    /// counted.
+    pub fn judged(&self) -> bool {
+        self.has_final_model()
+            || self.status == "diverged"
+            || (self.status == "stopped_by_schedule" && self.failed == Some(true))
     }
 }
 
@@ -132,6 +157,7 @@ pub fn load_run(dir: &Path) -> Result<RunData> {
         best_metrics: BTreeMap::new(),
         best_step: None,
         majority_baseline: None,
+        majority_metrics: BTreeMap::new(),
         failed: None,
         steps: None,
         total_steps: None,
@@ -163,6 +189,7 @@ fn read_summary(path: &Path, run: &mut RunData) -> Result<()> {
     run.best_metrics = metric_map(path, &v["best_metrics"])?;
     run.best_step = v["best_step"].as_u64();
     run.majority_baseline = v["majority_baseline"].as_f64();
+    run.majority_metrics = metric_map(path, &v["majority_metrics"])?;
     run.failed = v["failed"].as_bool();
     run.steps = v["steps"].as_u64();
     run.total_steps = v["total_steps"].as_u64();

@@ -53,12 +53,13 @@ fn table_one_is_computed_from_the_runs() {
     assert_eq!(devlin.max, Some(0.85));
     assert!((devlin.median.unwrap() - (0.74 + 0.76) / 2.0).abs() < 1e-12);
     // 0.48 and 0.45 are at or below the 0.5 baseline.
-    assert_eq!((devlin.failed, devlin.ended), (2, 8));
-    let [lo, hi] = devlin.mean_ci.unwrap();
-    assert!(lo < mean && mean < hi && lo >= 0.45 && hi <= 0.85);
-    let [slo, shi] = devlin.std_ci.unwrap();
-    assert!(slo < std && std < shi);
-    assert_eq!(r.rows[1].failed, 0);
+    assert_eq!((devlin.failed, devlin.judged, devlin.ended), (Some(2), 8, 8));
+    // n = 8 < 10: Student's t-interval of the mean, and no interval of the std.
+    let t = stabletune_stats::t_interval_mean(&WIDE, 0.95).unwrap();
+    assert_eq!(devlin.mean_ci, Some([t.low, t.high]));
+    assert_eq!(devlin.mean_ci_method, Some(stabletune_report::IntervalMethod::T));
+    assert_eq!(devlin.std_ci, None);
+    assert_eq!(r.rows[1].failed, Some(0));
 }
 
 #[test]
@@ -66,10 +67,10 @@ fn the_tests_say_which_difference_is_real() {
     let (_tmp, root) = study(&two_recipes());
     let r = build(&[root], None).unwrap();
     let task = &r.tasks[0];
-    // mosbach2021 has the smallest std, so the reference is devlin2019 (second smallest).
-    assert_eq!(task.reference.as_deref(), Some("devlin2019"));
-    let c = &task.comparisons[0];
-    assert_eq!(c.configuration, "mosbach2021");
+    // The paper's comparison: mosbach2021 (smallest std) against devlin2019 (second smallest).
+    let c = task.headline.as_ref().unwrap();
+    assert_eq!((c.configuration.as_str(), c.other.as_str()), ("mosbach2021", "devlin2019"));
+    assert!(task.additional.is_empty());
     let lev = levene(&[&TIGHT[..], &WIDE[..]], Center::Mean).unwrap().p_value;
     let bf = levene(&[&TIGHT[..], &WIDE[..]], Center::Median).unwrap().p_value;
     let welch = welch_t_test(&TIGHT, &WIDE).unwrap().p_value;
@@ -78,21 +79,32 @@ fn the_tests_say_which_difference_is_real() {
     assert_eq!(c.brown_forsythe.p, Some(bf));
     assert_eq!(c.welch.p, Some(welch));
     assert_eq!(c.mann_whitney.p, Some(mw));
-    // One comparison in the table: Holm changes nothing.
+    // One comparison in the task's family: Holm changes nothing.
     assert_eq!(c.levene.p_holm, Some(lev));
-    assert!(lev < 0.05, "a 20x smaller spread over 8 seeds is detected: {lev}");
+    assert!(lev < 0.05 && bf < 0.05, "a 20x smaller spread over 8 seeds is detected: {lev}, {bf}");
     assert!(
-        c.sentences[0].starts_with("mosbach2021 has a smaller spread than devlin2019"),
+        c.sentences[0].starts_with("The paper's comparison: mosbach2021 has the smallest std"),
         "{}",
         c.sentences[0]
     );
-    assert!(c.sentences[0].contains("Levene p = "));
-    assert!(c.sentences[1].starts_with("No evidence that the means"), "{}", c.sentences[1]);
-    assert!(c.sentences[2].contains("failed in 0 of 8 runs, devlin2019 in 2 of 8"), "{}", c.sentences[2]);
+    assert!(
+        c.sentences[1].starts_with("mosbach2021 has a smaller spread than devlin2019")
+            && c.sentences[1]
+                .contains("statistically significant at Holm-adjusted p < 0.05 by both Levene p = "),
+        "{}",
+        c.sentences[1]
+    );
+    assert!(
+        c.sentences[2].starts_with("No statistically significant difference in mean"),
+        "{}",
+        c.sentences[2]
+    );
+    assert!(c.sentences[4].contains("failed in 0 of 8 runs, devlin2019 in 2 of 8"), "{}", c.sentences[4]);
+    assert!(c.sentences[5].starts_with("These are small samples (n = 8 and 8"), "{}", c.sentences[5]);
 }
 
 #[test]
-fn holm_adjusts_each_test_over_the_whole_table() {
+fn holm_families_are_per_task_so_tasks_do_not_change_each_other() {
     let mut runs = two_recipes();
     for (k, &v) in WIDE.iter().enumerate() {
         runs.push(FakeRun::new("mrpc", "devlin2019", k as u64 + 1, v + 0.1));
@@ -103,10 +115,12 @@ fn holm_adjusts_each_test_over_the_whole_table() {
     let (_tmp, root) = study(&runs);
     let r = build(&[root], None).unwrap();
     assert_eq!(r.tasks.len(), 2);
-    let raw: Vec<f64> = r.tasks.iter().map(|t| t.comparisons[0].levene.p.unwrap()).collect();
-    let adjusted = holm(&raw).unwrap();
-    for (t, a) in r.tasks.iter().zip(adjusted) {
-        assert_eq!(t.comparisons[0].levene.p_holm, Some(a));
+    // One pair per task: each family holds one p-value, which Holm leaves as it is.
+    for t in &r.tasks {
+        let c = t.headline.as_ref().unwrap();
+        assert_eq!(c.levene.p_holm, Some(holm(&[c.levene.p.unwrap()]).unwrap()[0]));
+        assert_eq!(c.levene.p_holm, c.levene.p);
+        assert_eq!(t.families[0], ("Levene".to_string(), 1));
     }
 }
 
@@ -119,13 +133,16 @@ fn collapsed_runs_are_said_in_words_not_as_a_p_value() {
     }
     let (_tmp, root) = study(&runs);
     let r = build(&[root], None).unwrap();
-    let c = &r.tasks[0].comparisons[0];
+    let c = r.tasks[0].headline.as_ref().unwrap();
     assert_eq!(c.levene.p, None);
     assert!(c.levene.undefined.is_some());
     assert_eq!(c.welch.p, None);
     let text = c.sentences.join(" ");
-    assert!(text.contains("cannot be tested"), "{text}");
-    assert!(text.contains("Every run of mosbach2021 ended at the same acc (0.0000)"), "{text}");
+    assert!(text.contains("cannot be compared"), "{text}");
+    assert!(
+        text.contains("Every run of mosbach2021 with a final value ended at the same acc (0.0000)"),
+        "{text}"
+    );
     assert!(!r.tasks[0].recommendation.clearly_better);
     let html = tempfile::tempdir().unwrap();
     write_report(&r, html.path(), &[Format::Html]).unwrap();
@@ -149,7 +166,7 @@ fn a_clearly_better_configuration_is_recommended_and_a_tie_is_not() {
     assert!(rec.text.starts_with("Use mosbach2021"), "{}", rec.text);
 
     let mut runs = Vec::new();
-    for seed in 1..=4 {
+    for seed in 1..=6 {
         runs.push(FakeRun::new("rte", "devlin2019", seed, 0.60 + 0.01 * seed as f64));
         runs.push(FakeRun::new("rte", "mosbach2021", seed, 0.605 + 0.01 * seed as f64));
     }
@@ -157,7 +174,13 @@ fn a_clearly_better_configuration_is_recommended_and_a_tie_is_not() {
     let r = build(&[root], None).unwrap();
     let rec = &r.tasks[0].recommendation;
     assert!(!rec.clearly_better);
-    assert!(rec.text.starts_with("No configuration is clearly better: mosbach2021"), "{}", rec.text);
+    assert!(
+        rec.text.starts_with(
+            "No configuration is clearly better at Holm-adjusted p < 0.05. mosbach2021 is the rule's choice"
+        ),
+        "{}",
+        rec.text
+    );
 }
 
 #[test]
@@ -172,15 +195,17 @@ fn fewer_failures_outweigh_a_higher_median() {
     }
     let (_tmp, root) = study(&runs);
     let r = build(&[root], None).unwrap();
-    assert_eq!(r.rows[0].failed, 4);
-    // Only the configuration with the fewest failures is a candidate, whatever the other's median;
-    // Fisher's 4/8 against 0/8 (p = 0.077) does not make it clearly better, Mann-Whitney does not either.
+    assert_eq!(r.rows[0].failed, Some(4));
+    // Fisher's 4/8 against 0/8 (p = 0.077) is not significant, so failures do not decide; the spread
+    // does (Levene and Brown-Forsythe agree that devlin2019's bimodal runs spread more), whatever its
+    // higher median.
     let rec = &r.tasks[0].recommendation;
     assert_eq!(rec.configuration.as_deref(), Some("mosbach2021"), "{}", rec.text);
-    assert!(!rec.clearly_better, "{}", rec.text);
+    assert!(rec.clearly_better, "{}", rec.text);
+    assert!(rec.text.contains("a smaller spread than devlin2019"), "{}", rec.text);
 
     let mut runs = Vec::new();
-    for k in 1..=3 {
+    for k in 1..=5 {
         runs.push(FakeRun::new("cola", "devlin2019", k, 0.4 + 0.01 * k as f64));
         runs.push(FakeRun::new("cola", "mosbach2021", k, 0.3));
     }
@@ -200,7 +225,7 @@ fn diverged_runs_count_as_failed_without_a_value() {
     let (_tmp, root) = study(&runs);
     let r = build(&[root], None).unwrap();
     let row = &r.rows[0];
-    assert_eq!((row.n, row.ended, row.failed, row.diverged), (8, 9, 3, 1));
+    assert_eq!((row.n, row.ended, row.failed, row.diverged), (8, 9, Some(3), 1));
 }
 
 #[test]
@@ -319,7 +344,7 @@ fn the_report_files_are_written_and_self_contained() {
         assert!(svg.contains("font-family=\"sans-serif\""), "{}: text is in a generic family", f.id);
     }
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(md.contains("| rte | devlin2019 | acc | 8 |"));
+    assert!(md.contains("| rte | devlin2019 | acc | 8 |"), "{md}");
     assert!(md.contains("![Final dev acc on rte per configuration (Fig. 1)](figures/fig1-box-rte.svg)"));
     let csv = std::fs::read_to_string(out.join("runs.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
@@ -345,7 +370,7 @@ fn the_report_files_are_written_and_self_contained() {
     assert_eq!(json["table"].as_array().unwrap().len(), 2);
     assert_eq!(json["runs"].as_array().unwrap().len(), 16);
     assert_eq!(
-        json["tasks"][0]["comparisons"][0]["levene"]["p"].as_f64(),
-        r.tasks[0].comparisons[0].levene.p
+        json["tasks"][0]["headline"]["levene"]["p"].as_f64(),
+        r.tasks[0].headline.as_ref().unwrap().levene.p
     );
 }

@@ -54,6 +54,7 @@ fn summary(status: Status, steps: u64) -> Summary {
         best_metrics: None,
         best_step: None,
         majority_baseline: Some(BASELINE),
+        majority_metrics: None,
         failed: None,
         wall_seconds: 1.0,
         train_examples_per_second: 1.0,

@@ -97,12 +97,19 @@ fn classification_metrics(metric: Metric, y: &[i64], pred: &[i64], m: &mut Metri
 /// The headline metric of predicting the most frequent training label for every dev example
 /// (`None` for regression, where it is undefined).
 pub fn majority_baseline(metric: Metric, train: &Labels, dev: &Labels) -> Option<f64> {
+    majority_metrics(metric, train, dev)?.get(metric.name()).copied()
+}
+
+/// Every metric of the task for the majority-class prediction (MRPC: acc, F1 and acc_and_f1), so a
+/// report can draw the baseline in the metric it shows when a run is judged failed on another one
+/// (MRPC fails on acc_and_f1, Table 1 shows F1). `None` for regression.
+pub fn majority_metrics(metric: Metric, train: &Labels, dev: &Labels) -> Option<Metrics> {
     let (Labels::Classes(train), Labels::Classes(dev)) = (train, dev) else { return None };
     let majority = stats::majority_label(train).ok()?;
     let pred = vec![majority; dev.len()];
     let mut m = Metrics::new();
     classification_metrics(metric, dev, &pred, &mut m);
-    m.get(metric.name()).copied()
+    Some(m)
 }
 
 #[cfg(test)]

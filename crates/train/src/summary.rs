@@ -61,6 +61,9 @@ pub struct Summary {
     pub best_metrics: Option<Metrics>,
     pub best_step: Option<u64>,
     pub majority_baseline: Option<f64>,
+    /// Every metric of the majority-class prediction (absent from summaries written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub majority_metrics: Option<Metrics>,
     /// Dodge et al.'s failed run: the final headline metric at or below the majority baseline, or a
     /// diverged run. `None` while the run is unfinished, or for regression without a diverged run.
     pub failed: Option<bool>,

@@ -11,7 +11,7 @@ use crate::config::TrainConfig;
 use crate::dataset::{epoch_order, sample_indices, Dataset, Labels};
 use crate::error::{Result, TrainError};
 use crate::evaluation::{predict, EvalSchedule};
-use crate::metrics::{evaluate, majority_baseline, Metric, Metrics};
+use crate::metrics::{evaluate, majority_metrics, Metric, Metrics};
 use crate::mixout::Mixout;
 use crate::optim::{global_norm, AdamState};
 use crate::run_dir::{load_resume_state, RunDir, TrainerState, BEST};
@@ -143,6 +143,8 @@ pub struct Run {
     dir: RunDir,
     loaded: Loaded,
     baseline: Option<f64>,
+    /// Every metric of the majority-class prediction, for the summary.
+    baseline_metrics: Option<Metrics>,
     schedule: Schedule,
     evals: EvalSchedule,
     per_epoch: usize,
@@ -199,7 +201,8 @@ impl Run {
         }
         let loaded = load(cfg, cache)?;
         let dir = RunDir::create(out)?;
-        let baseline = majority_baseline(loaded.metric, &loaded.train.labels, &loaded.dev.labels);
+        let baseline_metrics = majority_metrics(loaded.metric, &loaded.train.labels, &loaded.dev.labels);
+        let baseline = baseline_metrics.as_ref().and_then(|m| m.get(loaded.metric.name()).copied());
         let per_epoch = loaded.train.len().div_ceil(cfg.batch_size);
         // The authors' max_steps replaces t_total: the schedule spans it and the data is repeated as needed.
         let total = if cfg.max_steps > 0 { cfg.max_steps } else { (cfg.epochs * per_epoch) as u64 };
@@ -241,6 +244,7 @@ impl Run {
                 ids
             },
             baseline,
+            baseline_metrics,
             dir,
             loaded,
         };
@@ -476,6 +480,7 @@ impl Run {
             best_metrics: self.state.best_metrics.clone(),
             best_step: self.state.best_step,
             majority_baseline: self.baseline,
+            majority_metrics: self.baseline_metrics.clone(),
             wall_seconds: self.state.train_seconds,
             train_examples_per_second: self.state.examples_seen as f64 / self.state.train_seconds.max(1e-9),
             version: env!("CARGO_PKG_VERSION").to_string(),

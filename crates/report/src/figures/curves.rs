@@ -131,7 +131,9 @@ pub fn training_curves(group: &Group, runs: &[RunData]) -> Result<Option<Figure>
     if all.is_empty() {
         return Ok(None);
     }
-    let stopped_run = |r: &&RunData| r.status == "stopped_by_schedule" && r.failed != Some(true);
+    // Only runs with a known outcome are drawn as failed or successful; a run stopped by a schedule,
+    // or not ended yet, is neither, and is drawn grey.
+    let stopped_run = |r: &&RunData| !r.judged();
     let (stopped, members): (Vec<&RunData>, Vec<&RunData>) = all.iter().copied().partition(stopped_run);
     let losses = |r: &RunData| -> Vec<(u64, f64)> {
         r.train.iter().filter(|s| s.loss.is_finite()).map(|s| (s.step, s.loss)).collect()
@@ -185,7 +187,10 @@ pub fn training_curves(group: &Group, runs: &[RunData]) -> Result<Option<Figure>
             if stopped.is_empty() {
                 String::new()
             } else {
-                format!("; {} stopped by the early-stopping schedule, grey", stopped.len())
+                format!(
+                    "; {} without a known outcome (stopped by the early-stopping schedule, or not ended), grey",
+                    stopped.len()
+                )
             },
             group.metric
         ),

@@ -24,9 +24,10 @@ pub fn box_plots(task: &str, groups: &[&Group], rows: &[&Row], runs: &[RunData])
     let id = format!("fig1-box-{task}");
     let metric = groups.first().map(|g| g.metric.clone()).unwrap_or_default();
     let per_group: Vec<Vec<(usize, f64)>> = groups.iter().map(|g| final_values(g, runs)).collect();
-    let baseline = rows
-        .iter()
-        .find_map(|r| r.majority_baseline.filter(|_| r.baseline_metric.as_deref() == Some(&metric)));
+    // The baseline in the figure's metric: the headline baseline, or the majority class's value in this
+    // metric when the runs recorded it (MRPC: failed on acc_and_f1, drawn in F1).
+    let baseline = rows.iter().find_map(|r| r.baseline_in_metric);
+    let judged_elsewhere = rows.iter().any(|r| r.baseline_metric.as_deref().is_some_and(|m| m != metric));
     let (y0, y1) = padded_range(per_group.iter().flatten().map(|p| p.1).chain(baseline));
     let names: Vec<String> = groups.iter().map(|g| g.configuration.clone()).collect();
     let k = groups.len();
@@ -145,19 +146,37 @@ pub fn box_plots(task: &str, groups: &[&Group], rows: &[&Row], runs: &[RunData])
         root.present().map_err(fig_err(&id))?;
     }
     let n: usize = per_group.iter().map(Vec::len).sum();
-    let failed: usize = rows.iter().map(|r| r.failed).sum();
+    let failed: usize = rows.iter().filter_map(|r| r.failed).sum();
+    let diverged: usize = rows.iter().map(|r| r.diverged).sum();
+    let stopped: usize = rows.iter().map(|r| r.stopped).sum();
+    let mut left_out = String::new();
+    if diverged > 0 {
+        left_out += &format!(
+            " {diverged} diverged run(s) have no final value and are not drawn; they are counted as failed."
+        );
+    }
+    if stopped > 0 {
+        left_out += &format!(
+            " {stopped} run(s) stopped by the early-stopping schedule are neither successes nor failures and are not drawn."
+        );
+    }
     Ok(Figure {
         id,
         title: format!("Final dev {metric} on {task} per configuration (Fig. 1)"),
         caption: format!(
-            "Each point is one run's dev {metric} after its last update ({n} runs with a final value, {failed} failed: red \
-             crosses); boxes span the quartiles with the median as a thick line, whiskers reach the furthest run within \
-             1.5 IQR. {}",
-            match baseline {
-                Some(b) => format!("The dashed line is the majority-class baseline ({b:.4}): a run at or below it failed."),
-                None => "The majority baseline is of another metric than this one, so it is not drawn; failed runs are as \
-                         each run recorded them."
+            "Each point is one run's dev {metric} after its last update ({n} runs with a final value; {failed} failed in \
+             all: red crosses); boxes span the quartiles with the median as a thick line, whiskers reach the furthest run \
+             within 1.5 IQR.{left_out} {}",
+            match (baseline, judged_elsewhere) {
+                (Some(b), false) => format!("The dashed line is the majority-class baseline ({b:.4}): a run at or below it failed."),
+                (Some(b), true) => format!(
+                    "The dashed line is the majority-class prediction's {metric} ({b:.4}); runs are judged failed on the \
+                     task's headline metric, so a run above the line can have failed."
+                ),
+                (None, true) => "The majority baseline is of another metric than this one and the runs did not record \
+                                 its value in this one, so it is not drawn; failed runs are as each run recorded them."
                     .to_string(),
+                (None, false) => "The task has no majority-class baseline (regression): no run is judged failed.".to_string(),
             }
         ),
         svg,

@@ -1,7 +1,7 @@
 //! `report.html`: one file, figures inlined as SVG, CSS inline, no script and nothing fetched from the
 //! network, so it reads offline and prints.
 
-use super::{cell, interval, runs_table};
+use super::runs_table;
 use crate::Report;
 use std::fmt::Write;
 
@@ -73,81 +73,48 @@ fn strip_xml_header(svg: &str) -> &str {
 }
 
 fn table1(h: &mut String, r: &Report) {
-    let _ = writeln!(h, "<h2>Stability over seeds (Table 1)</h2>");
-    let _ = writeln!(
-        h,
-        "<p>The final dev metric of each run (after its last update), per task and configuration: std over seeds (ddof \
-         1), mean, median, min and max, and failed runs (at or below the majority-class baseline, or diverged). \
-         Brackets are 95% percentile-bootstrap intervals ({} resamples).</p>",
-        crate::BOOTSTRAP_RESAMPLES
-    );
-    h.push_str("<table><tr><th class=\"text\">task</th><th class=\"text\">configuration</th><th class=\"text\">metric</th><th>n</th><th>std</th><th>mean</th><th>median</th><th>min</th><th>max</th><th>failed</th><th>baseline</th></tr>\n");
+    for b in super::sections::table1_intro(r) {
+        h.push_str(&b.html());
+    }
+    h.push_str("<table><tr>");
+    for (i, c) in crate::table::HEADER.iter().enumerate() {
+        let _ = write!(h, "<th{}>{}</th>", if i < 3 { " class=\"text\"" } else { "" }, escape(c));
+    }
+    h.push_str("</tr>\n");
+    // The failed column is the one the HTML colours; everything else is the shared table model.
+    let failed_column = crate::table::HEADER.iter().position(|c| *c == "failed").expect("a failed column");
+    let diverged_column =
+        crate::table::HEADER.iter().position(|c| *c == "diverged").expect("a diverged column");
     for row in &r.rows {
-        let baseline = match (&row.majority_baseline, &row.baseline_metric) {
-            (Some(b), Some(m)) if *m == row.metric => format!("{b:.4}"),
-            (Some(b), Some(m)) => format!("{b:.4} ({})", escape(m)),
-            _ => "-".into(),
-        };
-        let pending = if row.runs > row.ended {
-            format!(" <span class=\"ci\">({} not ended)</span>", row.runs - row.ended)
-        } else {
-            String::new()
-        };
-        let _ = writeln!(
-            h,
-            "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}{pending}</td><td>{} <span class=\"ci\">{}</span></td><td>{} <span class=\"ci\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td{}>{}/{}</td><td>{}</td></tr>",
-            escape(&row.task),
-            escape(&row.configuration),
-            escape(&row.metric),
-            row.n,
-            cell(row.std),
-            interval(row.std_ci),
-            cell(row.mean),
-            interval(row.mean_ci),
-            cell(row.median),
-            cell(row.min),
-            cell(row.max),
-            if row.failed > 0 { " class=\"failed\"" } else { "" },
-            row.failed,
-            row.ended,
-            baseline
-        );
+        h.push_str("<tr>");
+        for (i, c) in crate::table::cells(row).iter().enumerate() {
+            let class = if i < 3 {
+                " class=\"text\""
+            } else if (i == failed_column && row.failed.unwrap_or(0) > 0)
+                || (i == diverged_column && row.diverged > 0)
+            {
+                " class=\"failed\""
+            } else {
+                ""
+            };
+            let aside = c
+                .aside
+                .as_ref()
+                .map(|a| format!(" <span class=\"ci\">{}</span>", escape(a)))
+                .unwrap_or_default();
+            let _ = write!(h, "<td{class}>{}{aside}</td>", escape(&c.text));
+        }
+        h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
+    for b in super::sections::paper_blocks(r) {
+        h.push_str(&b.html());
+    }
 }
 
 fn verdicts(h: &mut String, r: &Report) {
-    let _ = writeln!(h, "<h2>Is the difference real?</h2>");
-    let _ = writeln!(
-        h,
-        "<p>Each configuration against the one of second-smallest std (the comparison of Mosbach et al.): Levene's test \
-         (mean-centred) and Brown-Forsythe's (median-centred) on spread, Welch's t-test and Mann-Whitney's U on means, \
-         Fisher's exact test on failed runs. p-values are Holm-adjusted over each test's column of the whole table \
-         (unadjusted in brackets); a difference is called real at adjusted p &lt; {}.</p>",
-        crate::ALPHA
-    );
-    for t in &r.tasks {
-        let _ = writeln!(h, "<h3>{} ({})</h3>", escape(&t.task), escape(&t.metric));
-        if !t.comparisons.is_empty() {
-            let (head, rows) = super::comparison_rows(t);
-            h.push_str(&super::Block::Table(head, rows).html());
-            h.push_str("<ul>\n");
-            for c in &t.comparisons {
-                for s in &c.sentences {
-                    let _ = writeln!(h, "<li>{}</li>", escape(s));
-                }
-            }
-            h.push_str("</ul>\n");
-        }
-        for n in &t.notes {
-            let _ = writeln!(h, "<p>{}</p>", escape(n));
-        }
-        let _ = writeln!(
-            h,
-            "<p class=\"recommend{}\"><b>Recommendation.</b> {}</p>",
-            if t.recommendation.clearly_better { "" } else { " unclear" },
-            escape(&t.recommendation.text)
-        );
+    for b in super::sections::verdict_blocks(r) {
+        h.push_str(&b.html());
     }
 }
 

@@ -1,6 +1,5 @@
 //! `report.md`: the same tables as the HTML, the figures as the SVG files written beside it.
 
-use super::{cell, interval};
 use crate::Report;
 use std::fmt::Write;
 
@@ -19,61 +18,26 @@ pub(crate) fn render(r: &Report) -> String {
         md(&sources.join(", ")),
         if r.group_keys.is_empty() { "nothing (one configuration)".into() } else { r.group_keys.join(", ") }
     );
-    let _ = writeln!(m, "## Stability over seeds (Table 1)\n");
-    let _ = writeln!(m, "Final dev metric per run; std with ddof 1; brackets: 95% bootstrap intervals.\n");
-    let _ = writeln!(
-        m,
-        "| task | configuration | metric | n | std | mean | median | min | max | failed | baseline |"
-    );
-    let _ = writeln!(m, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
-    for row in &r.rows {
-        let baseline = match (&row.majority_baseline, &row.baseline_metric) {
-            (Some(b), Some(mm)) if *mm == row.metric => format!("{b:.4}"),
-            (Some(b), Some(mm)) => format!("{b:.4} ({mm})"),
-            _ => "-".into(),
-        };
-        let _ = writeln!(
-            m,
-            "| {} | {} | {} | {} | {} {} | {} {} | {} | {} | {} | {}/{} | {} |",
-            md(&row.task),
-            md(&row.configuration),
-            md(&row.metric),
-            row.n,
-            cell(row.std),
-            interval(row.std_ci),
-            cell(row.mean),
-            interval(row.mean_ci),
-            cell(row.median),
-            cell(row.min),
-            cell(row.max),
-            row.failed,
-            row.ended,
-            baseline
-        );
+    for b in super::sections::table1_intro(r) {
+        m.push_str(&b.markdown());
     }
-    let _ = writeln!(m, "\n## Is the difference real?\n");
-    let _ = writeln!(
-        m,
-        "Against the configuration of second-smallest std; p-values Holm-adjusted over each test's column (unadjusted \
-         in brackets); real at adjusted p < {}.\n",
-        crate::ALPHA
-    );
-    for t in &r.tasks {
-        let _ = writeln!(m, "### {} ({})\n", md(&t.task), md(&t.metric));
-        if !t.comparisons.is_empty() {
-            let (head, rows) = super::comparison_rows(t);
-            m.push_str(&super::Block::Table(head, rows).markdown());
-            for c in &t.comparisons {
-                for s in &c.sentences {
-                    let _ = writeln!(m, "- {s}");
-                }
-            }
-            m.push('\n');
-        }
-        for n in &t.notes {
-            let _ = writeln!(m, "{n}\n");
-        }
-        let _ = writeln!(m, "**Recommendation.** {}\n", t.recommendation.text);
+    let head: Vec<String> = crate::table::HEADER.iter().map(|s| s.to_string()).collect();
+    let rows: Vec<Vec<String>> = r
+        .rows
+        .iter()
+        .map(|row| {
+            crate::table::cells(row)
+                .into_iter()
+                .map(|c| match c.aside {
+                    Some(a) => format!("{} {a}", c.text),
+                    None => c.text,
+                })
+                .collect()
+        })
+        .collect();
+    m.push_str(&super::Block::Table(head, rows).markdown());
+    for b in super::sections::paper_blocks(r).iter().chain(&super::sections::verdict_blocks(r)) {
+        m.push_str(&b.markdown());
     }
     if !r.dodge.is_empty() {
         let _ = writeln!(m, "## Init seed against data seed (Dodge et al.)\n");

@@ -3,6 +3,7 @@
 
 mod html;
 mod markdown;
+mod sections;
 
 use crate::error::{io, ReportError, Result};
 use crate::load::RunData;
@@ -163,8 +164,16 @@ fn report_json(report: &Report) -> Value {
         "sources": report.sources.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         "group_by": report.group_keys,
         "alpha": crate::ALPHA,
-        "bootstrap": {"resamples": crate::BOOTSTRAP_RESAMPLES, "seed": crate::BOOTSTRAP_SEED, "confidence": 0.95},
+        "intervals": {
+            "confidence": 0.95,
+            "below_min_runs": "t-interval of the mean; no interval of the std",
+            "min_runs_for_bootstrap": crate::MIN_BOOTSTRAP_RUNS,
+            "bootstrap": {"method": "BCa", "resamples": crate::BOOTSTRAP_RESAMPLES, "seed": crate::BOOTSTRAP_SEED},
+        },
+        "table_caption": crate::table_caption(&report.rows),
         "table": report.rows,
+        "paper": {"source": crate::paper::SOURCE, "rows": report.paper},
+        "min_runs_to_recommend": crate::MIN_RUNS_TO_RECOMMEND,
         "tasks": report.tasks,
         "dodge": report.dodge,
         "early_stopping": {
@@ -177,47 +186,15 @@ fn report_json(report: &Report) -> Value {
     })
 }
 
-/// Each comparison of a task as a row of the verdict table: the configuration, the one it is compared
-/// with, and each test's Holm-adjusted p-value with the unadjusted one in brackets.
-pub(crate) fn comparison_rows(t: &crate::TaskVerdict) -> (Vec<String>, Vec<Vec<String>>) {
-    let p = |t: &crate::TestResult| match (t.p, t.p_holm) {
-        (Some(p), Some(a)) => format!("{} ({})", crate::verdicts::p_text(a), crate::verdicts::p_text(p)),
-        _ => "undefined".into(),
-    };
-    let head =
-        ["configuration", "against", "Levene", "Brown-Forsythe", "Welch", "Mann-Whitney", "Fisher (failed)"];
-    let rows = t
-        .comparisons
-        .iter()
-        .map(|c| {
-            vec![
-                c.configuration.clone(),
-                c.reference.clone(),
-                p(&c.levene),
-                p(&c.brown_forsythe),
-                p(&c.welch),
-                p(&c.mann_whitney),
-                p(&c.fisher),
-            ]
-        })
-        .collect();
-    (head.map(String::from).to_vec(), rows)
-}
-
-/// A value for a table cell: 4 decimals, or a dash.
-pub(crate) fn cell(x: Option<f64>) -> String {
-    x.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into())
-}
-
-pub(crate) fn interval(ci: Option<[f64; 2]>) -> String {
-    ci.map(|[a, b]| format!("[{a:.4}, {b:.4}]")).unwrap_or_default()
-}
-
-/// A piece of the early-stopping sections, rendered to HTML or Markdown alike.
+/// A piece of the report's text sections, rendered to HTML or Markdown alike.
 pub(crate) enum Block {
     Heading(String),
+    Subheading(String),
     Paragraph(String),
     Table(Vec<String>, Vec<Vec<String>>),
+    List(Vec<String>),
+    /// The recommendation, and whether the tests single a configuration out.
+    Recommendation(String, bool),
 }
 
 impl Block {
@@ -225,7 +202,20 @@ impl Block {
         use html::escape;
         match self {
             Block::Heading(t) => format!("<h2>{}</h2>\n", escape(t)),
+            Block::Subheading(t) => format!("<h3>{}</h3>\n", escape(t)),
             Block::Paragraph(t) => format!("<p>{}</p>\n", escape(t)),
+            Block::List(items) => {
+                let mut out = String::from("<ul>\n");
+                for i in items {
+                    out += &format!("<li>{}</li>\n", escape(i));
+                }
+                out + "</ul>\n"
+            }
+            Block::Recommendation(t, clear) => format!(
+                "<p class=\"recommend{}\"><b>Recommendation.</b> {}</p>\n",
+                if *clear { "" } else { " unclear" },
+                escape(t)
+            ),
             Block::Table(head, rows) => {
                 let mut out = String::from("<table><tr>");
                 for c in head {
@@ -248,7 +238,10 @@ impl Block {
         let cell = |s: &String| s.replace('|', "\\|");
         match self {
             Block::Heading(t) => format!("## {t}\n\n"),
+            Block::Subheading(t) => format!("### {t}\n\n"),
             Block::Paragraph(t) => format!("{t}\n\n"),
+            Block::List(items) => items.iter().map(|i| format!("- {i}\n")).collect::<String>() + "\n",
+            Block::Recommendation(t, _) => format!("**Recommendation.** {t}\n\n"),
             Block::Table(head, rows) => {
                 let mut out = format!(
                     "| {} |\n|{}\n",

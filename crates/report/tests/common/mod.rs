@@ -15,6 +15,10 @@ pub struct FakeRun<'a> {
     pub baseline: f64,
     pub metric: &'a str,
     pub steps: u64,
+    /// A status other than the one the value implies (completed, or diverged without a value).
+    pub status: Option<&'a str>,
+    /// Whether the task has a majority baseline (not for regression: STS-B).
+    pub has_baseline: bool,
 }
 
 impl<'a> FakeRun<'a> {
@@ -29,6 +33,8 @@ impl<'a> FakeRun<'a> {
             baseline: 0.5,
             metric: "acc",
             steps: 30,
+            status: None,
+            has_baseline: true,
         }
     }
 }
@@ -52,9 +58,14 @@ pub fn write_run(root: &Path, run: &FakeRun) -> PathBuf {
     );
     std::fs::write(dir.join("config.toml"), config).unwrap();
     let (status, failed, finals) = match run.value {
-        Some(v) => ("completed", v <= run.baseline, format!("{{\"{}\": {v}}}", run.metric)),
-        None => ("diverged", true, "{}".to_string()),
+        Some(v) => ("completed", (v <= run.baseline).to_string(), format!("{{\"{}\": {v}}}", run.metric)),
+        None => ("diverged", "true".to_string(), "{}".to_string()),
     };
+    let status = run.status.unwrap_or(status);
+    // As the trainer records them: no outcome for a run stopped by a schedule, none without a baseline.
+    let failed =
+        if status == "stopped_by_schedule" || !run.has_baseline { "null".to_string() } else { failed };
+    let baseline = if run.has_baseline { run.baseline.to_string() } else { "null".to_string() };
     let summary = format!(
         "{{\"status\": \"{status}\", \"task\": \"{}\", \"recipe\": \"{}\", \"init_seed\": {}, \"data_seed\": {}, \
          \"headline_metric\": \"{}\", \"final_metrics\": {finals}, \"best_metrics\": {finals}, \"best_step\": {}, \
@@ -65,7 +76,7 @@ pub fn write_run(root: &Path, run: &FakeRun) -> PathBuf {
         run.data_seed,
         run.metric,
         run.steps,
-        run.baseline,
+        baseline,
         run.steps,
         run.steps
     );
