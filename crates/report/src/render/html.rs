@@ -119,48 +119,9 @@ fn verdicts(h: &mut String, r: &Report) {
 }
 
 fn dodge(h: &mut String, r: &Report) {
-    if r.dodge.is_empty() {
-        return;
+    for b in crate::dodge::blocks(&r.dodge) {
+        h.push_str(&b.html());
     }
-    let _ = writeln!(h, "<h2>Init seed against data seed (Dodge et al.)</h2>");
-    let _ = writeln!(
-        h,
-        "<p>Two-way ANOVA of the final dev metric over the grid of init seeds (new weights, dropout) and data seeds \
-         (training order): the share of the total sum of squares each explains, and Spearman's correlation of the first \
-         evaluation after step 0 with the final metric (does an early evaluation predict the end?).</p>"
-    );
-    h.push_str("<table><tr><th class=\"text\">task</th><th class=\"text\">configuration</th><th>grid</th><th>init share (p)</th><th>data share (p)</th><th>interaction share (p)</th><th>residual share</th><th>early step</th><th>Spearman (p)</th></tr>\n");
-    let eff = |e: &Option<crate::Effect>| {
-        e.as_ref()
-            .map(|e| format!("{:.1}% ({})", 100.0 * e.share, crate::verdicts::p_text(e.p)))
-            .unwrap_or_else(|| "-".into())
-    };
-    for d in &r.dodge {
-        let spearman = match (d.spearman, d.spearman_p) {
-            (Some(s), Some(p)) => format!("{s:.3} ({})", crate::verdicts::p_text(p)),
-            _ => d.spearman_undefined.clone().unwrap_or_else(|| "-".into()),
-        };
-        let _ = writeln!(
-            h,
-            "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{} x {} x {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&d.task),
-            escape(&d.configuration),
-            d.init_seeds,
-            d.data_seeds,
-            d.replicates,
-            eff(&d.init),
-            eff(&d.data),
-            eff(&d.interaction),
-            d.residual_share.map(|s| format!("{:.1}%", 100.0 * s)).unwrap_or_else(|| escape(d.undefined.as_deref().unwrap_or("-"))),
-            match (d.early_step, d.early_fraction) {
-                (Some(s), Some(f)) => format!("{s} ({:.0}%)", 100.0 * f),
-                (Some(s), None) => s.to_string(),
-                _ => "-".into(),
-            },
-            escape(&spearman)
-        );
-    }
-    h.push_str("</table>\n");
 }
 
 fn runs(h: &mut String, r: &Report) {

@@ -39,34 +39,8 @@ pub(crate) fn render(r: &Report) -> String {
     for b in super::sections::paper_blocks(r).iter().chain(&super::sections::verdict_blocks(r)) {
         m.push_str(&b.markdown());
     }
-    if !r.dodge.is_empty() {
-        let _ = writeln!(m, "## Init seed against data seed (Dodge et al.)\n");
-        let _ = writeln!(m, "| task | configuration | grid | init share | data share | residual share | Spearman early/final |");
-        let _ = writeln!(m, "|---|---|---|--:|--:|--:|--:|");
-        for d in &r.dodge {
-            let e = |e: &Option<crate::Effect>| {
-                e.as_ref()
-                    .map(|e| format!("{:.1}% (p {})", 100.0 * e.share, crate::verdicts::p_text(e.p)))
-                    .unwrap_or_else(|| "-".into())
-            };
-            let _ = writeln!(
-                m,
-                "| {} | {} | {} x {} x {} | {} | {} | {} | {} |",
-                md(&d.task),
-                md(&d.configuration),
-                d.init_seeds,
-                d.data_seeds,
-                d.replicates,
-                e(&d.init),
-                e(&d.data),
-                d.residual_share.map(|s| format!("{:.1}%", 100.0 * s)).unwrap_or_else(|| "-".into()),
-                match (d.spearman, d.spearman_p) {
-                    (Some(s), Some(pv)) => format!("{s:.3} (p {})", crate::verdicts::p_text(pv)),
-                    _ => "-".into(),
-                }
-            );
-        }
-        m.push('\n');
+    for b in crate::dodge::blocks(&r.dodge) {
+        m.push_str(&b.markdown());
     }
     for line in super::early_stopping_lines(r) {
         m.push_str(&line.markdown());
