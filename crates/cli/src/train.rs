@@ -112,8 +112,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         bail!("give --task (or `task` in --config)");
     }
     let cfg = TrainConfig::resolve(o, arch).map_err(anyhow::Error::msg)?;
-    if cfg.train_file.is_none() && Task::parse(&cfg.task).is_none() {
-        bail!("unknown task {:?}: use a GLUE task name, or give --train-file and --dev-file", cfg.task);
+    if cfg.train_file.is_none() && cfg.dataset.is_none() && Task::parse(&cfg.task).is_none() {
+        bail!(
+            "unknown task {:?}: use a GLUE task name, give --train-file and --dev-file, or a Hub --dataset",
+            cfg.task
+        );
     }
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from(format!(

@@ -3,7 +3,8 @@
 //!
 //! The cache is the standard one (`$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`),
 //! laid out as `models--{org}--{name}/snapshots/{revision}/...`, so models fetched by transformers are
-//! found without downloading again. `HF_HUB_OFFLINE=1` forbids downloads.
+//! found without downloading again. `HF_HUB_OFFLINE=1` forbids downloads. The cache, offline and token
+//! helpers serve Hub datasets too (`stabletune_train::hub_data`).
 
 use crate::error::{ModelError, Result};
 use hf_hub::Cache;
@@ -18,8 +19,50 @@ const OPTIONAL: [&str; 4] =
 /// used as is; anything else is taken for a Hub id, looked up in the cache, and downloaded if missing
 /// and downloads are allowed.
 pub fn resolve_model(spec: &str) -> Result<PathBuf> {
-    let offline = std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
-    resolve_model_in(spec, &Cache::from_env(), !offline)
+    resolve_model_in(spec, &Cache::new(cache_dir()), !offline())
+}
+
+/// The Hub cache folder as huggingface_hub finds it: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else
+/// `~/.cache/huggingface/hub` (hf-hub's own `Cache::from_env` skips `HF_HUB_CACHE`).
+pub fn cache_dir() -> PathBuf {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = var("HF_HUB_CACHE") {
+        return dir;
+    }
+    let home = var("HF_HOME")
+        .unwrap_or_else(|| var("HOME").unwrap_or_else(|| PathBuf::from("/")).join(".cache/huggingface"));
+    home.join("hub")
+}
+
+/// `HF_HUB_OFFLINE=1` (or `true`): nothing is downloaded, the cache alone answers.
+pub fn offline() -> bool {
+    std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+/// The Hub token from the usual places: `$HF_TOKEN`, else the file `$HF_TOKEN_PATH`, else
+/// `$HF_HOME/token` (`~/.cache/huggingface/token`), as `hf auth login` writes it.
+pub fn token() -> Option<String> {
+    let nonempty = |s: String| Some(s.trim().to_string()).filter(|t| !t.is_empty());
+    if let Some(t) = std::env::var("HF_TOKEN").ok().and_then(nonempty) {
+        return Some(t);
+    }
+    let path = std::env::var_os("HF_TOKEN_PATH").map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HF_HOME").map(PathBuf::from);
+        home.unwrap_or_else(|| {
+            std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".cache/huggingface")
+        })
+        .join("token")
+    });
+    std::fs::read_to_string(path).ok().and_then(nonempty)
+}
+
+/// A Hub client writing into `cache` (the endpoint from `$HF_ENDPOINT`, the token from [`token`]).
+pub fn api(cache: &Path) -> std::result::Result<hf_hub::api::sync::Api, String> {
+    hf_hub::api::sync::ApiBuilder::from_env()
+        .with_cache_dir(cache.to_path_buf())
+        .with_token(token())
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 /// As [`resolve_model`], with an explicit cache and download permission.
@@ -65,10 +108,7 @@ fn cached_snapshot(id: &str, cache: &Cache) -> Option<PathBuf> {
 
 fn download(id: &str, cache: &Cache) -> Result<PathBuf> {
     let hub = |message: String| ModelError::Hub { id: id.into(), message };
-    let api = hf_hub::api::sync::ApiBuilder::from_env()
-        .with_cache_dir(cache.path().clone())
-        .build()
-        .map_err(|e| hub(e.to_string()))?;
+    let api = api(cache.path()).map_err(hub)?;
     let repo = api.model(id.to_string());
     let mut dir = None;
     for file in REQUIRED {

@@ -113,7 +113,8 @@ pub struct Overrides {
     /// Folder with the task's TSV files (default: $GLUE_DIR/<TASK>, else the assets folder).
     #[cfg_attr(feature = "clap", arg(long))]
     pub data_dir: Option<PathBuf>,
-    /// Your own training data: a .csv, .tsv or .jsonl file with a header naming its columns.
+    /// Your own training data: a .csv, .tsv or .jsonl file with a header naming its columns, a .parquet
+    /// or Arrow (.arrow, .feather) file, or a `datasets` save_to_disk folder.
     #[cfg_attr(feature = "clap", arg(long))]
     pub train_file: Option<PathBuf>,
     /// Your own dev data, in the layout of train_file.
@@ -131,6 +132,16 @@ pub struct Overrides {
     /// The label set of your own data, comma-separated (default: the training labels, sorted).
     #[cfg_attr(feature = "clap", arg(long, value_delimiter = ','))]
     pub labels: Option<Vec<String>>,
+    /// A Hugging Face Hub dataset (org/name), read from the Hub cache (downloaded unless
+    /// HF_HUB_OFFLINE=1): nyu-mll/glue with a GLUE task, or any dataset with the column options.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub dataset: Option<String>,
+    /// The Hub dataset's config (default: the GLUE task's, or the dataset's only or default one).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub dataset_config: Option<String>,
+    /// The Hub dataset's revision: a branch, tag or commit (default main).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub dataset_revision: Option<String>,
     /// Headline metric: acc, f1, mcc, acc_and_f1, or pearson (regression). Default: the task's.
     #[cfg_attr(feature = "clap", arg(long))]
     pub metric: Option<Metric>,
@@ -326,6 +337,13 @@ pub struct TrainConfig {
     pub text_b_column: Option<String>,
     pub label_column: Option<String>,
     pub labels: Option<Vec<String>>,
+    // Left out of config.toml when unset, so runs on local data keep their files and study names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_config: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_revision: Option<String>,
     pub metric: Option<Metric>,
     pub recipe: Recipe,
     pub init_seed: u64,
@@ -415,6 +433,9 @@ impl TrainConfig {
             text_b_column: o.text_b_column,
             label_column: o.label_column,
             labels: o.labels,
+            dataset: o.dataset,
+            dataset_config: o.dataset_config,
+            dataset_revision: o.dataset_revision,
             metric: o.metric,
             recipe,
             init_seed: o.init_seed.or(o.seed).unwrap_or(0),
@@ -462,6 +483,9 @@ impl TrainConfig {
     fn validate(&self) -> Result<(), String> {
         if self.train_file.is_some() != self.dev_file.is_some() {
             return Err("give both train_file and dev_file for your own data".into());
+        }
+        if self.dataset.is_some() && self.train_file.is_some() {
+            return Err("give either a Hub dataset or train_file and dev_file, not both".into());
         }
         let positive = [
             ("epochs", self.epochs as f64),

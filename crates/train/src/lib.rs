@@ -6,6 +6,7 @@ pub mod data;
 pub mod dataset;
 pub mod error;
 pub mod evaluation;
+pub mod hub_data;
 pub mod lazy_rows;
 pub mod locations;
 pub mod metrics;

@@ -1,11 +1,15 @@
-//! Examples from GLUE TSV files (read with quoting off: the fields contain raw `"`), and from the user's
-//! own CSV, TSV or JSONL files.
+//! Examples from GLUE TSV files (read with quoting off: the fields contain raw `"`), from the user's
+//! own CSV, TSV or JSONL files, and from Parquet and Arrow data (`columnar`; GLUE's Hub schema in
+//! `glue_hub`).
 
+pub mod columnar;
 mod glue;
+mod glue_hub;
 mod jsonl;
 mod table;
 
 pub use glue::{read_task, read_task_split, Task, TaskSplit};
+pub use glue_hub::{is_glue_repo, HubSchema};
 pub use jsonl::read_jsonl;
 pub use table::{read_table, ColumnMap};
 
