@@ -143,7 +143,9 @@ fn run_study(args: RunArgs) -> Result<ExitCode> {
         Some(s) => Some(Shard::parse(s).map_err(anyhow::Error::msg)?),
         None => Shard::from_env(|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?,
     };
-    study.prepare()?;
+    if let Some(note) = study.prepare()? {
+        eprintln!("{note}");
+    }
     let orphans = study.orphans()?;
     if !orphans.is_empty() {
         eprintln!(
@@ -181,6 +183,7 @@ fn run_study(args: RunArgs) -> Result<ExitCode> {
         stop: stop.clone(),
         heartbeat_every: Duration::from_secs(10),
         early_stopping: study.spec.early_stopping.clone(),
+        max_wait: Duration::from_secs(study.spec.execution.max_wait()),
     };
     let report = run_workers(&study.store, &study.runs, &opts, &|e| progress.event(e))?;
     progress.finish();
@@ -195,6 +198,16 @@ fn run_study(args: RunArgs) -> Result<ExitCode> {
         Err(e) => eprintln!("results table not written: {e}"),
     }
     write_study_report(&study, &dir);
+    for id in &report.abandoned {
+        eprintln!("{id}: taken over by another process while this one was stalled; left to it");
+    }
+    if let Some(e) = &report.disk_full {
+        eprintln!(
+            "disk full: {e}\nstopped taking runs; every run keeps its last good checkpoint. Free space (or raise the \
+             quota), then run the same command to continue."
+        );
+        return Ok(ExitCode::from(EXIT_DISK_FULL));
+    }
     if stop.load(Ordering::SeqCst) || !report.interrupted.is_empty() {
         eprintln!(
             "interrupted: {} runs stopped with a checkpoint; run the same command to continue",
@@ -202,12 +215,44 @@ fn run_study(args: RunArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::from(crate::train::EXIT_INTERRUPTED));
     }
-    let left = study.runs.iter().filter(|r| study.store.finished(&r.id).is_none()).count();
-    if left > 0 {
-        eprintln!("{left} runs are not finished (other shards or workers hold them, or they wait for one)");
+    if !report.incomplete.is_empty() {
+        eprintln!(
+            "stopped waiting: nothing this process waited for moved for {} s ([execution] max_wait_seconds). Runs of \
+             its shard not ended:",
+            opts.max_wait.as_secs()
+        );
+        for line in &report.incomplete {
+            eprintln!("  {line}");
+        }
+        eprintln!(
+            "run the same command again to go on (`stabletune study status {}` shows the study)",
+            dir.display()
+        );
+        return Ok(ExitCode::from(EXIT_INCOMPLETE));
+    }
+    let mine = |i: &usize| shard.is_none_or(|s| s.contains(*i));
+    let left: Vec<&str> = (0..study.runs.len())
+        .filter(mine)
+        .map(|i| study.runs[i].id.as_str())
+        .filter(|id| study.store.finished(id).is_none())
+        .collect();
+    if !left.is_empty() {
+        eprintln!("{} runs of this shard are not finished: {}", left.len(), left.join(", "));
+        return Ok(ExitCode::from(EXIT_INCOMPLETE));
+    }
+    let others = study.runs.iter().filter(|r| study.store.finished(&r.id).is_none()).count();
+    if others > 0 {
+        eprintln!("this shard is done; {others} runs of other shards are still held by their processes");
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `study run` stopped with runs of its shard not ended (held elsewhere, or waiting for a decision, past
+/// the wait bound): the same command later goes on.
+pub const EXIT_INCOMPLETE: u8 = 4;
+/// `study run` stopped taking runs because the disk (or quota) is full; every run keeps its last good
+/// checkpoint.
+pub const EXIT_DISK_FULL: u8 = 5;
 
 fn slurm(args: SlurmArgs) -> Result<ExitCode> {
     if args.array_size == 0 {
@@ -215,13 +260,12 @@ fn slurm(args: SlurmArgs) -> Result<ExitCode> {
     }
     let spec = Study::spec_from_arg(&args.study)?;
     let dir = absolute(&args.out.clone().unwrap_or_else(|| Study::default_dir(&spec)))?;
-    let study_arg = if Path::new(&args.study).exists() {
-        absolute(Path::new(&args.study))?.display().to_string()
-    } else {
-        args.study.clone()
-    };
     let mut study = Study::plan(spec, &dir)?;
-    study.prepare()?;
+    if let Some(note) = study.prepare()? {
+        eprintln!("{note}");
+    }
+    // The tasks run the snapshot in the study folder, never the user's file (which may be edited meanwhile).
+    let study_arg = dir.join("study.toml").display().to_string();
     let logs = dir.join("slurm");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let opts = SlurmOptions {
@@ -339,17 +383,22 @@ impl Progress {
             Event::Decided { group, continued, stopped, failed } => self.say(format!(
                 "early stopping, {group}: {continued} runs continue, {stopped} stopped, {failed} failed before"
             )),
-            Event::Waiting { worker, groups } => {
+            Event::Waiting { worker, runs } => {
                 let mut st = self.state.lock().expect("progress lock");
                 // Once per worker and wait, not every poll.
                 if !st.2.contains(&worker) {
                     st.2.push(worker);
                     drop(st);
                     self.say(format!(
-                        "[w{worker}] waiting: {groups} group(s) need runs that others still train to decide"
+                        "[w{worker}] waiting: {runs} run(s) of this shard are held by other processes or wait for \
+                         an early-stopping decision"
                     ));
                 }
             }
+            Event::Abandoned { worker, id } => self.say(format!(
+                "[w{worker}] {id}: another process took the run over while this one was stalled; left to it, \
+                 nothing more written"
+            )),
         }
     }
 

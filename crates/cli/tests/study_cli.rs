@@ -147,10 +147,12 @@ fn shards_split_the_study_and_slurm_scripts_name_them() {
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let now = runs(&out);
-        assert_eq!(now.len() - seen.len(), [3, 3, 2][i], "shard {i} of 3 runs its own runs only");
+        // Shards are a starting split, not ownership: run one after another (an array behind a job cap),
+        // the first trains its own runs, then every other run no live process holds; the rest find the
+        // study done.
+        assert_eq!(now.len() - seen.len(), [8, 0, 0][i], "shard {i} of 3");
         seen = now;
-        // The report is written by the shard that ends the study's last run, not before.
-        assert_eq!(out.join("report/report.html").is_file(), i == 2, "shard {i}");
+        assert!(out.join("report/report.html").is_file(), "shard {i}: the study has ended");
     }
     let report = std::fs::read_to_string(out.join("report/report.json")).unwrap();
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();

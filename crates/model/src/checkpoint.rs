@@ -6,7 +6,7 @@
 //! names of the task classes, so a model fine-tuned here loads with `from_pretrained` in transformers.
 
 use crate::config::Architecture;
-use crate::error::{io_err, ModelError, Result};
+use crate::error::{io_err, write_err, ModelError, Result};
 use crate::params::ParamSet;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
@@ -207,10 +207,18 @@ pub fn save_tensors<'a>(
         .collect();
     let metadata = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
     let tmp = temporary_beside(path);
-    safetensors::serialize_to_file(views, Some(metadata), &tmp)
-        .map_err(|e| ModelError::Safetensors { path: path.into(), message: e.to_string() })?;
-    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    let written = safetensors::serialize_to_file(views, Some(metadata), &tmp)
+        .map_err(|e| match e {
+            safetensors::SafeTensorError::IoError(io) => write_err(&tmp)(io),
+            e => ModelError::Safetensors { path: path.into(), message: e.to_string() },
+        })
+        .and_then(|()| std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(write_err(&tmp)))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(write_err(path)));
+    if written.is_err() {
+        // A full disk leaves a partial temporary file: remove it.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
     sync_parent(path)
 }
 
@@ -232,10 +240,20 @@ pub fn temporary_beside(path: &Path) -> PathBuf {
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     use std::io::Write;
     let tmp = temporary_beside(path);
-    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(data).and_then(|_| f.sync_all()).map_err(io_err(&tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        // A full disk leaves a partial temporary file: remove it, so a failed write takes no space.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(write_err(&tmp)(e));
+    }
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(write_err(path)(e));
+    }
     sync_parent(path)
 }
 

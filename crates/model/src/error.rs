@@ -6,6 +6,8 @@ use std::path::PathBuf;
 pub enum ModelError {
     #[error("cannot read {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {}{source}", if is_disk_full(source) { "disk full: " } else { "" })]
+    Write { path: PathBuf, source: std::io::Error },
     #[error("{path}: invalid JSON: {source}")]
     Json { path: PathBuf, source: serde_json::Error },
     #[error("{path}: {message}")]
@@ -31,6 +33,23 @@ pub enum ModelError {
 }
 
 pub type Result<T> = std::result::Result<T, ModelError>;
+
+/// Whether an I/O error is a full disk or an exceeded quota (ENOSPC, EDQUOT).
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(28) | Some(122)) || e.kind() == std::io::ErrorKind::StorageFull
+}
+
+impl ModelError {
+    /// Whether writing failed for a full disk or quota.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, ModelError::Write { source, .. } | ModelError::Io { source, .. } if is_disk_full(source))
+    }
+}
+
+pub(crate) fn write_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> ModelError {
+    let path = path.into();
+    move |source| ModelError::Write { path, source }
+}
 
 pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> ModelError {
     let path = path.into();

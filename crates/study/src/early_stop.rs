@@ -17,6 +17,12 @@
 //!
 //! A worker killed between the decision and the stopped runs' summaries leaves nothing undone: whoever
 //! next reads the decision applies it (idempotently).
+//!
+//! A decision records what it was taken over (the group's runs, `start`, `keep`, `at`) and its file is
+//! named by them (`<group>@<fingerprint>.json`), so it is applied only to that: a study extended with more
+//! seeds has a new run set, and its group is decided anew from complete information (a run the old
+//! decision stopped is ranked by its best up to its decision point, and continued if it now ranks among
+//! the kept). Decisions of an earlier run set are moved to `early-stopping/superseded/`.
 
 use crate::error::{io, Result, StudyError};
 use crate::plan::PlannedRun;
@@ -135,11 +141,14 @@ pub struct FailedEarly {
     pub reason: String,
 }
 
-/// A group's decision, as written to `early-stopping/<group>.json`.
+/// A group's decision, as written to `early-stopping/<group>@<fingerprint>.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     pub task: String,
     pub configuration: String,
+    /// The group's runs it was taken over, in study order (empty in decisions of earlier versions).
+    #[serde(default)]
+    pub runs: Vec<String>,
     pub start: usize,
     pub keep: usize,
     pub at: f64,
@@ -202,13 +211,51 @@ pub fn run_state(dir: &Path, es: &EarlyStopping) -> RunState {
     RunState::Before
 }
 
-fn decision_path(store: &Store, group: &Group) -> PathBuf {
-    store.root.join("early-stopping").join(format!("{}.json", group.key))
+/// The group's run ids, in study order.
+fn run_ids(runs: &[PlannedRun], group: &Group) -> Vec<String> {
+    group.runs.iter().map(|&i| runs[i].id.clone()).collect()
 }
 
-pub fn read_decision(store: &Store, group: &Group) -> Option<Decision> {
-    let text = std::fs::read_to_string(decision_path(store, group)).ok()?;
-    serde_json::from_str(&text).ok()
+/// The decision file of the group as it is now: named by what a decision is taken over.
+pub fn decision_path(store: &Store, runs: &[PlannedRun], group: &Group, es: &EarlyStopping) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for id in run_ids(runs, group) {
+        h.update(id.as_bytes());
+        h.update(b"\n");
+    }
+    h.update(format!("start={} keep={} at={}", es.start, es.keep, es.at).as_bytes());
+    let hex: String = h.finalize().iter().take(4).map(|b| format!("{b:02x}")).collect();
+    store.root.join("early-stopping").join(format!("{}@{hex}.json", group.key))
+}
+
+/// The group's decision, when one was taken over exactly its current runs and plan.
+pub fn read_decision(
+    store: &Store,
+    runs: &[PlannedRun],
+    group: &Group,
+    es: &EarlyStopping,
+) -> Option<Decision> {
+    let text = std::fs::read_to_string(decision_path(store, runs, group, es)).ok()?;
+    let d: Decision = serde_json::from_str(&text).ok()?;
+    (d.runs == run_ids(runs, group) && d.start == es.start && d.keep == es.keep && d.at == es.at).then_some(d)
+}
+
+/// Moves the group's decisions of an earlier run set or plan aside, so that the report and readers see
+/// only the one that stands. Several workers may do it at once: a rename that fails was someone else's.
+fn supersede_others(store: &Store, group: &Group, current: &Path) {
+    let dir = store.root.join("early-stopping");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return };
+    let aside = dir.join("superseded");
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ours = name == format!("{}.json", group.key)
+            || (name.starts_with(&format!("{}@", group.key)) && name.ends_with(".json"));
+        if ours && e.path() != current {
+            let _ = std::fs::create_dir_all(&aside);
+            let _ = std::fs::rename(e.path(), aside.join(&name));
+        }
+    }
 }
 
 /// Marks an interrupted run as stopped by the schedule (`failed`: it fell to the baseline), keeping its
@@ -228,8 +275,27 @@ pub fn stop_run(store: &Store, id: &str, failed: bool) -> Result<()> {
     Ok(())
 }
 
-/// Applies a decision: its stopped runs get `stopped_by_schedule`, its early failures too (as failed).
+/// Undoes a stop of the schedule: a run stopped by an earlier decision that a new one (over an extended
+/// run set) keeps is made resumable again.
+fn resume_run(store: &Store, id: &str) -> Result<()> {
+    let dir = store.run_dir(id);
+    let Some(mut s) = read_summary(&dir) else { return Ok(()) };
+    if s.status != Status::StoppedBySchedule || s.failed == Some(true) {
+        return Ok(());
+    }
+    s.status = Status::Interrupted;
+    s.failed = None;
+    let text = serde_json::to_string_pretty(&s).expect("a summary serialises") + "\n";
+    stabletune_model::checkpoint::write_atomic(&dir.join("summary.json"), text.as_bytes())?;
+    Ok(())
+}
+
+/// Applies a decision: its stopped runs get `stopped_by_schedule`, its early failures too (as failed),
+/// and a kept run that an earlier decision had stopped is resumable again.
 pub fn apply(store: &Store, d: &Decision) -> Result<()> {
+    for id in &d.continued {
+        resume_run(store, id)?;
+    }
     for id in &d.stopped {
         stop_run(store, id, false)?;
     }
@@ -247,7 +313,7 @@ pub fn decide(
     group: &Group,
     es: &EarlyStopping,
 ) -> Result<Option<Decision>> {
-    if let Some(d) = read_decision(store, group) {
+    if let Some(d) = read_decision(store, runs, group, es) {
         apply(store, &d)?;
         return Ok(Some(d));
     }
@@ -279,12 +345,13 @@ pub fn decide(
                     step: s.steps,
                     reason: "fell to the majority baseline".into(),
                 }),
-                // Ended before the decision point (its own early stopping): ranked by its best.
+                // Ended before the decision point (its own early stopping), or ended under an earlier
+                // decision over fewer runs: ranked by its best up to its decision point, as every other.
                 _ => {
-                    let best = read_evaluations(&store.run_dir(&run.id), &s.headline_metric)
-                        .iter()
-                        .map(|e| e.1)
-                        .fold(f64::NEG_INFINITY, f64::max);
+                    let evals = read_evaluations(&store.run_dir(&run.id), &s.headline_metric);
+                    let cut = evals.iter().position(|e| at_decision_point(e.0, s.total_steps, es.at));
+                    let upto = cut.map_or(evals.len(), |c| c + 1);
+                    let best = evals[..upto].iter().map(|e| e.1).fold(f64::NEG_INFINITY, f64::max);
                     candidates.push((order, run, best));
                     total_steps = total_steps.max(s.total_steps);
                 }
@@ -309,6 +376,7 @@ pub fn decide(
     let d = Decision {
         task: group.task.clone(),
         configuration: group.configuration.clone(),
+        runs: run_ids(runs, group),
         start: es.start,
         keep: es.keep,
         at: es.at,
@@ -322,7 +390,9 @@ pub fn decide(
         decided_at: now(),
         decided_by: format!("{}:{}", hostname(), std::process::id()),
     };
-    let written = write_once(&decision_path(store, group), &d)?;
+    let path = decision_path(store, runs, group, es);
+    let written = write_once(&path, &d)?;
+    supersede_others(store, group, &path);
     apply(store, &written)?;
     Ok(Some(written))
 }

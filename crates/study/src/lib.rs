@@ -5,6 +5,8 @@
 
 pub mod early_stop;
 pub mod error;
+pub mod fence;
+pub mod guard;
 pub mod plan;
 pub mod presets;
 pub mod record;
@@ -58,18 +60,22 @@ impl Study {
                 stabletune_train::source::load(c).map_err(stabletune_train::TrainError::from)?;
             }
         }
-        Ok(Study { spec, runs, store: Store { root: dir.to_path_buf() } })
+        Ok(Study { spec, runs, store: Store::at(dir) })
     }
 
     /// Creates the study's folder with its `study.toml` (the study as run) and `study.json` (the record).
-    pub fn prepare(&mut self) -> Result<()> {
+    /// A folder that holds another study is refused, with the difference, unless the new one only adds
+    /// runs (more seeds, another grid value) under the same early-stopping plan: then it is the old study
+    /// extended, and the returned note says how many runs it adds.
+    pub fn prepare(&mut self) -> Result<Option<String>> {
+        let note = guard::check_folder(&self.store.root, &self.spec, &self.runs)?;
         self.store = Store::open(&self.store.root)?;
         let root = &self.store.root;
         stabletune_model::checkpoint::write_atomic(&root.join("study.toml"), self.spec.text.as_bytes())?;
         let rec = record::record(&self.spec.name, self.spec.source.as_deref(), &self.spec.text, &self.runs)?;
         let text = serde_json::to_string_pretty(&rec).expect("serialisable") + "\n";
         stabletune_model::checkpoint::write_atomic(&root.join("study.json"), text.as_bytes())?;
-        Ok(())
+        Ok(note)
     }
 
     /// The study in an existing folder (its `study.toml`).

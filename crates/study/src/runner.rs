@@ -1,19 +1,28 @@
 //! Workers: threads of one process, each with its own thread pool, that claim the study's unfinished runs
 //! one at a time and train them (resuming any that has a checkpoint). Several processes, on one machine or
 //! many, may run workers on the same study; claims keep them apart.
+//!
+//! A shard is a starting split, not ownership: a process trains its shard's runs first, then any other
+//! run of the study that no live process holds, so shards run one after another (an array behind a job
+//! cap) or a lost shard still finish the study. A worker with nothing to claim waits while runs of its
+//! shard are held elsewhere or wait for an early-stopping decision, watching their claims (a silent one
+//! is taken over); when nothing it waits for has moved for `max_wait`, it stops and says what it waited
+//! for, and the same command later goes on.
 
 use crate::early_stop::{self, at_decision_point, EarlyStopping, Group, RunState};
 use crate::error::{Result, StudyError};
+use crate::fence::Fence;
 use crate::plan::PlannedRun;
-use crate::store::{ClaimInfo, Claimant, Store};
+use crate::store::{Beat, Claim, ClaimInfo, Claimant, Store};
 use stabletune_train::metrics::Metrics;
+use stabletune_train::run_dir::WriteFence;
 use stabletune_train::trainer::train_cached;
 use stabletune_train::trainer::{Observer, StepRecord};
-use stabletune_train::{Status, Summary};
+use stabletune_train::{Status, Summary, TrainError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Which runs this process works on: those whose index in the study, modulo `count`, is `index`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +82,9 @@ pub struct RunnerOptions {
     pub heartbeat_every: Duration,
     /// The study's early-stopping schedule, if any.
     pub early_stopping: Option<EarlyStopping>,
+    /// The longest a worker waits, with nothing to claim, for runs of its shard held elsewhere or for a
+    /// decision, while nothing it waits for moves.
+    pub max_wait: Duration,
 }
 
 /// What workers report, for progress displays.
@@ -114,10 +126,16 @@ pub enum Event {
         stopped: usize,
         failed: usize,
     },
-    /// Nothing to claim while runs wait for a decision that needs runs held elsewhere.
+    /// Nothing to claim while runs of this shard are held elsewhere or wait for a decision.
     Waiting {
         worker: usize,
-        groups: usize,
+        runs: usize,
+    },
+    /// This process's claim on a run was taken over while it was stalled; it left the run to the new
+    /// holder without writing more.
+    Abandoned {
+        worker: usize,
+        id: String,
     },
 }
 
@@ -128,12 +146,26 @@ pub struct RunnerReport {
     pub finished: Vec<String>,
     /// Runs stopped by Ctrl-C or SIGTERM, resumable.
     pub interrupted: Vec<String>,
+    /// Runs whose claim another process took over while this one was stalled.
+    pub abandoned: Vec<String>,
+    /// When the workers stopped waiting: each run of the shard still not ended, and what it waits for.
+    pub incomplete: Vec<String>,
+    /// A full disk or quota stopped the study: the error, and the run it hit (its last checkpoint kept).
+    pub disk_full: Option<String>,
+}
+
+/// A run this process holds: its claim, its beat, and the fence its writes go through.
+struct Held {
+    claim: ClaimInfo,
+    beat: Beat,
+    fence: Arc<Fence>,
 }
 
 struct WorkerObserver<'a> {
     worker: usize,
     id: String,
-    held: &'a Mutex<HashMap<String, ClaimInfo>>,
+    held: &'a Mutex<HashMap<String, Held>>,
+    fence: Arc<Fence>,
     stop: &'a AtomicBool,
     on_event: &'a (dyn Fn(Event) + Sync),
     pause: Option<PauseRule>,
@@ -167,8 +199,8 @@ impl Observer for WorkerObserver<'_> {
     }
 
     fn on_step(&mut self, record: &StepRecord) {
-        if let Some(c) = self.held.lock().expect("claims lock").get_mut(&self.id) {
-            (c.step, c.total_steps) = (record.step, record.total_steps);
+        if let Some(h) = self.held.lock().expect("claims lock").get_mut(&self.id) {
+            (h.beat.step, h.beat.total_steps) = (record.step, record.total_steps);
         }
         (self.on_event)(Event::Step { worker: self.worker, id: self.id.clone(), record: record.clone() });
     }
@@ -187,12 +219,26 @@ impl Observer for WorkerObserver<'_> {
         (self.on_event)(Event::Eval { worker: self.worker, id: self.id.clone(), step, value, headline });
     }
 
+    fn write_fence(&self) -> Option<WriteFence> {
+        let fence = self.fence.clone();
+        Some(Arc::new(move || fence.allows()))
+    }
+
     fn should_stop(&mut self) -> bool {
-        self.stop.load(Ordering::SeqCst) || self.pause.as_ref().is_some_and(|p| p.paused.is_some())
+        self.stop.load(Ordering::SeqCst)
+            || self.fence.lost()
+            || self.pause.as_ref().is_some_and(|p| p.paused.is_some())
     }
 }
 
-/// Trains every unfinished run of `runs` (of this shard) that no live worker holds.
+/// What the workers of a process share while they wait: the last state of what they wait for, and since
+/// when (monotonic) it has not changed.
+struct Wait {
+    key: u64,
+    since: Instant,
+}
+
+/// Trains every unfinished run of `runs` that no live worker holds, this shard's first.
 pub fn run_workers(
     store: &Store,
     runs: &[PlannedRun],
@@ -200,27 +246,35 @@ pub fn run_workers(
     on_event: &(dyn Fn(Event) + Sync),
 ) -> Result<RunnerReport> {
     let me = Claimant::this_process();
-    let held: Mutex<HashMap<String, ClaimInfo>> = Mutex::new(HashMap::new());
+    let held: Mutex<HashMap<String, Held>> = Mutex::new(HashMap::new());
     let report = Mutex::new(RunnerReport::default());
     let failure: Mutex<Option<StudyError>> = Mutex::new(None);
     let workers_done = AtomicBool::new(false);
+    // Set when the workers stop taking runs: waited past the bound, or a full disk.
+    let give_up = AtomicBool::new(false);
+    let wait = Mutex::new(Wait { key: 0, since: Instant::now() });
     let groups = if opts.early_stopping.is_some() { early_stop::groups(runs) } else { Vec::new() };
     std::thread::scope(|scope| {
-        // The heartbeat of every claim this process holds, with each run's progress.
+        // The heartbeat of every claim this process holds, with each run's progress. Timed on the monotonic
+        // clock, so the first beat after a stall comes at once.
         scope.spawn(|| {
-            let mut waited = Duration::ZERO;
+            let mut last = Instant::now();
             while !workers_done.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(100));
-                waited += Duration::from_millis(100);
-                if waited < opts.heartbeat_every {
+                if last.elapsed() < opts.heartbeat_every {
                     continue;
                 }
-                waited = Duration::ZERO;
+                last = Instant::now();
                 let mut claims = held.lock().expect("claims lock");
-                for (id, info) in claims.iter_mut() {
-                    match store.heartbeat(id, info) {
+                for (id, h) in claims.iter_mut().filter(|(_, h)| !h.fence.lost()) {
+                    match store.heartbeat(id, &h.claim, &mut h.beat) {
                         Ok(true) => {}
-                        Ok(false) => tracing::warn!("{id}: the claim was taken over by another worker"),
+                        Ok(false) => {
+                            tracing::warn!(
+                                "{id}: the claim was taken over by another process; stopping this run"
+                            );
+                            h.fence.mark_lost();
+                        }
                         Err(e) => tracing::warn!("{id}: heartbeat failed: {e}"),
                     }
                 }
@@ -228,38 +282,54 @@ pub fn run_workers(
         });
         let handles: Vec<_> = (0..opts.workers.max(1))
             .map(|worker| {
-                let (me, held, report, failure, groups) = (&me, &held, &report, &failure, &groups);
+                let (me, held, report, failure, groups, give_up, wait) =
+                    (&me, &held, &report, &failure, &groups, &give_up, &wait);
                 scope.spawn(move || {
                     let pool = stabletune_engine::par::thread_pool(opts.threads_per_worker);
-                    while !opts.stop.load(Ordering::SeqCst) && failure.lock().expect("lock").is_none() {
+                    let go_on = || {
+                        !opts.stop.load(Ordering::SeqCst)
+                            && !give_up.load(Ordering::SeqCst)
+                            && failure.lock().expect("lock").is_none()
+                    };
+                    while go_on() {
                         let next = match claim_next(store, runs, opts, me, worker, groups) {
                             Ok(Some(next)) => next,
-                            Ok(None) => match waiting_groups(store, runs, opts, groups, on_event) {
-                                Ok(0) => break,
-                                Ok(n) => {
-                                    // Its runs wait for a decision that needs runs others hold: wait, then
-                                    // look again (a decision, or a run freed by a dead worker).
-                                    on_event(Event::Waiting { worker, groups: n });
-                                    for _ in 0..20 {
-                                        if opts.stop.load(Ordering::SeqCst) {
-                                            break;
+                            Ok(None) => {
+                                match keep_waiting(store, runs, opts, groups, on_event, wait) {
+                                    Ok(WaitOutcome::Done) => break,
+                                    Ok(WaitOutcome::Wait(n)) => {
+                                        on_event(Event::Waiting { worker, runs: n });
+                                        for _ in 0..10 {
+                                            if !go_on() {
+                                                break;
+                                            }
+                                            std::thread::sleep(Duration::from_millis(100));
                                         }
-                                        std::thread::sleep(Duration::from_millis(100));
                                     }
-                                    continue;
+                                    Ok(WaitOutcome::GiveUp(blocked)) => {
+                                        let mut r = report.lock().expect("lock");
+                                        if r.incomplete.is_empty() {
+                                            r.incomplete = blocked;
+                                        }
+                                        give_up.store(true, Ordering::SeqCst);
+                                    }
+                                    Err(e) => *failure.lock().expect("lock") = Some(e),
                                 }
-                                Err(e) => {
-                                    *failure.lock().expect("lock") = Some(e);
-                                    break;
-                                }
-                            },
+                                continue;
+                            }
                             Err(e) => {
                                 *failure.lock().expect("lock") = Some(e);
                                 break;
                             }
                         };
+                        // Something to do: the wait, if any, is over.
+                        *wait.lock().expect("lock") = Wait { key: 0, since: Instant::now() };
                         let (run, claim) = next;
-                        held.lock().expect("claims lock").insert(run.id.clone(), claim.clone());
+                        let fence = Arc::new(Fence::new(store.claim_file(&run.id), claim.clone()));
+                        held.lock().expect("claims lock").insert(
+                            run.id.clone(),
+                            Held { claim: claim.clone(), beat: Beat::default(), fence: fence.clone() },
+                        );
                         let dir = store.run_dir(&run.id);
                         let resumed = dir.join("config.toml").exists();
                         on_event(Event::Started { worker, id: run.id.clone(), resumed });
@@ -268,6 +338,7 @@ pub fn run_workers(
                             worker,
                             id: run.id.clone(),
                             held,
+                            fence: fence.clone(),
                             stop: &opts.stop,
                             on_event,
                             pause,
@@ -276,9 +347,15 @@ pub fn run_workers(
                         let result = pool.install(|| {
                             train_cached(&run.config, &dir, resumed, &mut observer, Some(&cache))
                         });
-                        let claim = held.lock().expect("claims lock").remove(&run.id).unwrap_or(claim);
-                        store.release(&run.id, &claim);
+                        held.lock().expect("claims lock").remove(&run.id);
                         let paused = observer.pause.as_ref().and_then(|p| p.paused);
+                        if fence.lost() || matches!(result, Err(TrainError::Abandoned { .. })) {
+                            // Another process holds the run now: nothing more is written, nothing released.
+                            report.lock().expect("lock").abandoned.push(run.id.clone());
+                            on_event(Event::Abandoned { worker, id: run.id.clone() });
+                            continue;
+                        }
+                        store.release(&run.id, &claim);
                         match result {
                             Ok(summary) if summary.status == Status::Interrupted && paused.is_some() => {
                                 let (collapsed, step) = paused.expect("paused");
@@ -307,6 +384,17 @@ pub fn run_workers(
                                     summary: Box::new(summary),
                                 });
                             }
+                            Err(e) if e.is_disk_full() => {
+                                // Every other run would fail the same way: stop taking runs, and let the
+                                // ones under way checkpoint and stop (their last good checkpoints stay).
+                                let mut r = report.lock().expect("lock");
+                                r.disk_full.get_or_insert_with(|| {
+                                    format!("run {} ({}): {e}", run.id, dir.display())
+                                });
+                                r.interrupted.push(run.id.clone());
+                                give_up.store(true, Ordering::SeqCst);
+                                opts.stop.store(true, Ordering::SeqCst);
+                            }
                             Err(e) => {
                                 let message = format!("run {} ({}): {e}", run.id, dir.display());
                                 *failure.lock().expect("lock") = Some(StudyError::Other(message));
@@ -327,7 +415,9 @@ pub fn run_workers(
     Ok(report.into_inner().expect("lock"))
 }
 
-/// The first run of this shard, in study order, that has not ended and that this worker can claim.
+/// The next run to train: this shard's first, in study order, then any other run of the study, that has
+/// not ended, that the schedule lets train, and that this worker can claim (free, or held by a claim
+/// gone stale).
 fn claim_next<'r>(
     store: &Store,
     runs: &'r [PlannedRun],
@@ -336,8 +426,11 @@ fn claim_next<'r>(
     worker: usize,
     groups: &[Group],
 ) -> Result<Option<(&'r PlannedRun, ClaimInfo)>> {
-    for (i, run) in runs.iter().enumerate() {
-        if opts.shard.is_some_and(|s| !s.contains(i)) || store.finished(&run.id).is_some() {
+    let mine = |i: usize| opts.shard.is_none_or(|s| s.contains(i));
+    let order = (0..runs.len()).filter(|&i| mine(i)).chain((0..runs.len()).filter(|&i| !mine(i)));
+    for i in order {
+        let run = &runs[i];
+        if store.finished(&run.id).is_some() {
             continue;
         }
         if !schedule_allows(store, runs, opts, groups, i)? {
@@ -367,7 +460,7 @@ fn schedule_allows(
     let (Some(es), Some(group)) = (&opts.early_stopping, groups.iter().find(|g| g.runs.contains(&i))) else {
         return Ok(true);
     };
-    if let Some(d) = early_stop::read_decision(store, group) {
+    if let Some(d) = early_stop::read_decision(store, runs, group, es) {
         early_stop::apply(store, &d)?;
         return Ok(d.continued.contains(&runs[i].id));
     }
@@ -393,7 +486,7 @@ fn pause_rule(
     let es = opts.early_stopping.as_ref()?;
     let i = runs.iter().position(|r| r.id == run.id)?;
     let group = groups.iter().find(|g| g.runs.contains(&i))?;
-    if early_stop::read_decision(store, group).is_some() {
+    if early_stop::read_decision(store, runs, group, es).is_some() {
         return None;
     }
     // A resumed run's evaluations up to its checkpoint count: it may already have been above the
@@ -408,7 +501,7 @@ fn pause_rule(
     Some(PauseRule { at: es.at, baseline: None, evals, total_steps: 0, warmup_steps: 0, paused: None })
 }
 
-/// Takes every decision that can be taken; returns nothing new to report but errors.
+/// Takes every decision that can be taken.
 fn decide_all(
     store: &Store,
     runs: &[PlannedRun],
@@ -418,7 +511,7 @@ fn decide_all(
 ) -> Result<()> {
     let Some(es) = &opts.early_stopping else { return Ok(()) };
     for g in groups {
-        let existed = early_stop::read_decision(store, g).is_some();
+        let existed = early_stop::read_decision(store, runs, g, es).is_some();
         if let Some(d) = early_stop::decide(store, runs, g, es)? {
             if !existed {
                 on_event(Event::Decided {
@@ -433,27 +526,130 @@ fn decide_all(
     Ok(())
 }
 
-/// After taking the decisions it can, the number of groups with a run of this shard waiting at the
-/// decision point (0: nothing to wait for).
-fn waiting_groups(
+enum WaitOutcome {
+    /// Every run of the shard has ended.
+    Done,
+    /// Runs of the shard (this many) are held elsewhere or wait for a decision: look again soon.
+    Wait(usize),
+    /// Nothing waited for has moved for `max_wait`: each run still open, and why.
+    GiveUp(Vec<String>),
+}
+
+/// With nothing to claim: whether runs of this shard are still open, and whether to wait for them.
+fn keep_waiting(
     store: &Store,
     runs: &[PlannedRun],
     opts: &RunnerOptions,
     groups: &[Group],
     on_event: &(dyn Fn(Event) + Sync),
-) -> Result<usize> {
-    let Some(es) = &opts.early_stopping else { return Ok(0) };
+    wait: &Mutex<Wait>,
+) -> Result<WaitOutcome> {
     decide_all(store, runs, opts, groups, on_event)?;
-    let mine = |i: &usize| opts.shard.is_none_or(|s| s.contains(*i));
-    Ok(groups
+    let blocked = open_runs(store, runs, opts, groups);
+    if blocked.is_empty() {
+        return Ok(WaitOutcome::Done);
+    }
+    // What is waited for, as a key: a beat, a run reaching its decision point or a decision changes it.
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for (id, why) in &blocked {
+            (id, why.moved).hash(&mut h);
+        }
+        h.finish()
+    };
+    let mut w = wait.lock().expect("lock");
+    if w.key != key {
+        *w = Wait { key, since: Instant::now() };
+    }
+    if w.since.elapsed() >= opts.max_wait {
+        return Ok(WaitOutcome::GiveUp(
+            blocked.into_iter().map(|(id, why)| format!("{id}: {}", why.text)).collect(),
+        ));
+    }
+    Ok(WaitOutcome::Wait(blocked.len()))
+}
+
+/// Why an open run of the shard cannot be trained by this process now.
+struct Why {
+    /// Shown to the user.
+    text: String,
+    /// What changes when the run moves (its holder's beat, its state), for the wait's key.
+    moved: u64,
+}
+
+/// The runs of this shard that have not ended, each with why it is not being trained here.
+fn open_runs(
+    store: &Store,
+    runs: &[PlannedRun],
+    opts: &RunnerOptions,
+    groups: &[Group],
+) -> Vec<(String, Why)> {
+    let mut out = Vec::new();
+    for (i, run) in runs.iter().enumerate() {
+        if opts.shard.is_some_and(|s| !s.contains(i)) || store.finished(&run.id).is_some() {
+            continue;
+        }
+        let why = match store.claim(&run.id) {
+            Claim::Held(c, beat) => {
+                let beat = beat.unwrap_or_default();
+                Why {
+                    text: format!(
+                        "held by {}:{} (worker {}), step {}/{}, seen unchanged for {} s",
+                        c.host,
+                        c.pid,
+                        c.worker,
+                        beat.step,
+                        beat.total_steps,
+                        store.unchanged_for(&run.id)
+                    ),
+                    moved: beat.count ^ c.token,
+                }
+            }
+            Claim::Unreadable(bytes) => Why {
+                text: format!(
+                    "its claim file is unreadable ({} bytes); taken over once unchanged past the stale limit",
+                    bytes.len()
+                ),
+                moved: bytes.len() as u64,
+            },
+            Claim::Free => match waiting_for(store, runs, opts, groups, i) {
+                Some(text) => {
+                    use std::hash::{Hash, Hasher};
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    text.hash(&mut h);
+                    Why { moved: h.finish(), text }
+                }
+                None => Why { text: "not claimed yet".into(), moved: 0 },
+            },
+        };
+        out.push((run.id.clone(), why));
+    }
+    out
+}
+
+/// For a run at its group's decision point: the runs the decision still waits for.
+fn waiting_for(
+    store: &Store,
+    runs: &[PlannedRun],
+    opts: &RunnerOptions,
+    groups: &[Group],
+    i: usize,
+) -> Option<String> {
+    let es = opts.early_stopping.as_ref()?;
+    let group = groups.iter().find(|g| g.runs.contains(&i))?;
+    let pending: Vec<&str> = group
+        .runs
         .iter()
-        .filter(|g| early_stop::read_decision(store, g).is_none())
-        .filter(|g| {
-            g.runs.iter().filter(|i| mine(i)).any(|&i| {
-                matches!(early_stop::run_state(&store.run_dir(&runs[i].id), es), RunState::AtDecision { .. })
-            })
-        })
-        .count())
+        .filter(|&&j| matches!(early_stop::run_state(&store.run_dir(&runs[j].id), es), RunState::Before))
+        .map(|&j| runs[j].id.as_str())
+        .collect();
+    Some(format!(
+        "waits at the decision point for the early-stopping decision of {}, which needs {} more run(s) to get there: {}",
+        group.key,
+        pending.len(),
+        pending.join(", ")
+    ))
 }
 
 #[cfg(test)]

@@ -1,6 +1,12 @@
-//! `stabletune study slurm`: an sbatch job-array script whose tasks each run one shard of the study. Each
-//! array task reads its shard from `SLURM_ARRAY_TASK_ID` and `SLURM_ARRAY_TASK_COUNT`; claims keep the
-//! shards' workers apart, and a task requeued or restarted resumes its runs from their checkpoints.
+//! `stabletune study slurm`: an sbatch job-array script whose tasks each run one shard of the study.
+//!
+//! The tasks read the study from its folder's `study.toml` (the snapshot `study slurm` writes), never
+//! from the user's file, so editing that file while tasks wait changes nothing mid-study. Each task's
+//! shard is its `SLURM_ARRAY_TASK_ID` out of the array size the script was written for, passed as
+//! `--shard`, so any subset of the array (`sbatch --array=3,7 job.sbatch`) can be resubmitted and each
+//! task still runs its own shard. Claims keep the shards' workers apart, a task requeued or restarted
+//! resumes its runs from their checkpoints, and shards are a starting split: a task that finishes its
+//! own runs helps with the others'.
 
 use std::path::Path;
 
@@ -13,8 +19,8 @@ pub struct SlurmOptions {
     pub mem: Option<String>,
 }
 
-/// The script. `binary`, `study` (a file or a preset name), `out` and `workdir` are written as given: pass
-/// absolute paths, since the job runs wherever Slurm starts it.
+/// The script. `binary`, `study` (the snapshot in the study folder), `out` and `workdir` are written as
+/// given: pass absolute paths, since the job runs wherever Slurm starts it.
 pub fn script(
     name: &str,
     opts: &SlurmOptions,
@@ -43,12 +49,17 @@ pub fn script(
     s += "#SBATCH --signal=B:TERM@120\n";
     s += "set -euo pipefail\n";
     s += &format!("cd {}\n", quote(&workdir.display().to_string()));
-    s += "# One worker per array task, with every CPU Slurm gave it; the shard comes from SLURM_ARRAY_TASK_ID.\n";
     s += &format!(
-        "exec {} study run {} --out {} --workers 1 --threads-per-worker \"${{SLURM_CPUS_PER_TASK:-{}}}\"\n",
+        "# One worker per array task, with every CPU Slurm gave it; the shard is the task's id out of the {} \
+         tasks this\n# script was written for, so a resubmitted subset (sbatch --array=3,7) runs the same shards.\n",
+        opts.array_size.max(1)
+    );
+    s += &format!(
+        "exec {} study run {} --out {} --shard \"${{SLURM_ARRAY_TASK_ID}}/{}\" --workers 1 --threads-per-worker \"${{SLURM_CPUS_PER_TASK:-{}}}\"\n",
         quote(&binary.display().to_string()),
         quote(study),
         quote(&out.display().to_string()),
+        opts.array_size.max(1),
         opts.cpus_per_task.max(1)
     );
     s
@@ -71,7 +82,7 @@ mod tests {
             "rte",
             &opts,
             Path::new("/opt/st"),
-            "/home/me/study.toml",
+            "/scratch/rte/study.toml",
             Path::new("/scratch/rte"),
             Path::new("/home/me"),
         );
@@ -85,7 +96,7 @@ mod tests {
         }
         assert!(!s.contains("--mem"));
         assert!(
-            s.contains("exec '/opt/st' study run '/home/me/study.toml' --out '/scratch/rte' --workers 1"),
+            s.contains("exec '/opt/st' study run '/scratch/rte/study.toml' --out '/scratch/rte' --shard \"${SLURM_ARRAY_TASK_ID}/3\" --workers 1"),
             "{s}"
         );
     }

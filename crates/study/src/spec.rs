@@ -40,17 +40,32 @@ pub struct Execution {
     pub workers: Workers,
     /// Threads of each worker (0 with `workers = "auto"`: chosen with the workers).
     pub threads_per_worker: usize,
-    /// A claim whose heartbeat is older than this is taken over (its worker is presumed dead).
+    /// A claim seen unchanged (no heartbeat) for this long, by the reader's own clock, is taken over (its
+    /// worker is presumed dead or stalled).
     pub stale_after_seconds: u64,
+    /// The longest a worker with nothing to claim waits for runs of its shard held elsewhere or for an
+    /// early-stopping decision while nothing it waits for moves (default: the stale limit plus 5 minutes,
+    /// so a silent holder is taken over first). Then `study run` stops with exit status 4, naming the runs.
+    pub max_wait_seconds: Option<u64>,
 }
 
 impl Default for Execution {
     fn default() -> Self {
-        Execution { workers: Workers::Auto, threads_per_worker: 0, stale_after_seconds: 120 }
+        Execution {
+            workers: Workers::Auto,
+            threads_per_worker: 0,
+            stale_after_seconds: 120,
+            max_wait_seconds: None,
+        }
     }
 }
 
 impl Execution {
+    /// The wait bound in force ([`Execution::max_wait_seconds`]).
+    pub fn max_wait(&self) -> u64 {
+        self.max_wait_seconds.unwrap_or(self.stale_after_seconds + 300)
+    }
+
     /// (workers, threads per worker) on a machine with `cores` cores. Auto: one single-threaded worker per
     /// core (all cores to one worker when there is one run). Measured on 2 cores with two MiniLM runs of SST-2
     /// (1000 examples, 3 epochs): 2 workers x 1 thread took 181 s for both, 1 worker x 2 threads 270 s (135 s
@@ -328,11 +343,13 @@ fn parse_execution(path: &Path, value: &Value) -> Result<Execution> {
             }
             "threads_per_worker" => e.threads_per_worker = count()?,
             "stale_after_seconds" => e.stale_after_seconds = count()? as u64,
+            "max_wait_seconds" => e.max_wait_seconds = Some(count()? as u64),
             _ => {
                 return Err(err(
                     path,
                     format!(
-                        "[execution]: unknown key {key:?} (workers, threads_per_worker, stale_after_seconds)"
+                        "[execution]: unknown key {key:?} (workers, threads_per_worker, stale_after_seconds, \
+                         max_wait_seconds)"
                     ),
                 ))
             }

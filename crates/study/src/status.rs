@@ -2,7 +2,7 @@
 //! failed, and the time left at the runs' measured speed.
 
 use crate::plan::PlannedRun;
-use crate::store::{now, Claimant, Store};
+use crate::store::{now, Claim, Claimant, Store};
 use serde::Serialize;
 use stabletune_train::Status;
 
@@ -30,11 +30,16 @@ pub struct StudyStatus {
     pub running: Vec<Running>,
     /// Not ended and not held: never started, interrupted, or held by a worker that is gone.
     pub pending: usize,
+    /// Runs whose claim file cannot be read (empty after a crash or a full disk): taken over by a worker
+    /// once it has seen the file unchanged past the stale limit.
+    pub claim_unreadable: Vec<String>,
     /// Seconds per update measured on the ended runs.
     pub seconds_per_update: Option<f64>,
     pub estimated_seconds_left: Option<f64>,
 }
 
+/// The study's status at a glance. A claim's staleness needs watching over time (see [`Store::is_stale`]),
+/// so at a glance only a claim of a process known dead counts as gone; `stale_after` is shown with it.
 pub fn status(store: &Store, runs: &[PlannedRun], stale_after: u64) -> StudyStatus {
     let me = Claimant::this_process();
     let mut s = StudyStatus { planned: runs.len(), ..Default::default() };
@@ -56,10 +61,14 @@ pub fn status(store: &Store, runs: &[PlannedRun], stale_after: u64) -> StudyStat
             totals.push(sum.total_steps);
             continue;
         }
-        match store.read_claim(&run.id).filter(|c| !store.is_stale(c, &me, stale_after)) {
-            Some(c) => {
-                if c.total_steps > 0 {
-                    left_known += c.total_steps.saturating_sub(c.step);
+        let claim = store.claim(&run.id);
+        match claim {
+            Claim::Held(c, beat)
+                if !store.is_stale(&run.id, &Claim::Held(c.clone(), beat.clone()), &me, stale_after) =>
+            {
+                let beat = beat.unwrap_or_default();
+                if beat.total_steps > 0 {
+                    left_known += beat.total_steps.saturating_sub(beat.step);
                 } else {
                     left_unknown += 1;
                 }
@@ -68,12 +77,17 @@ pub fn status(store: &Store, runs: &[PlannedRun], stale_after: u64) -> StudyStat
                     host: c.host,
                     pid: c.pid,
                     worker: c.worker,
+                    // The holder's clock against this one's: for display only.
                     since_seconds: now().saturating_sub(c.since),
-                    step: c.step,
-                    total_steps: c.total_steps,
+                    step: beat.step,
+                    total_steps: beat.total_steps,
                 });
             }
-            None => {
+            Claim::Unreadable(_) => {
+                s.claim_unreadable.push(run.id.clone());
+                left_unknown += 1;
+            }
+            _ => {
                 s.pending += 1;
                 match stabletune_train::trainer::read_summary(&store.run_dir(&run.id)) {
                     Some(partial) => left_known += partial.total_steps.saturating_sub(partial.steps),
@@ -106,6 +120,12 @@ pub fn render(s: &StudyStatus) -> String {
         s.running.len(),
         s.pending
     );
+    for id in &s.claim_unreadable {
+        out += &format!(
+            "  claim unreadable {id}: its claim file is empty or damaged; a worker takes the run over once it has \
+             seen the file unchanged past the stale limit\n"
+        );
+    }
     for r in &s.running {
         out += &format!(
             "  running {}: {}:{} worker {}, for {} s, step {}/{}\n",

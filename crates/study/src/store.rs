@@ -1,20 +1,34 @@
 //! The run store: one folder per run under `runs/`, and claims under `claims/`.
 //!
 //! Any number of worker processes, on one machine or on many sharing a filesystem (NFS, Lustre), may work
-//! on a study at once. A run is claimed by creating `claims/<id>.json` exclusively (`O_CREAT | O_EXCL`,
-//! atomic on NFSv3+ and Lustre), holding the claimant's host, process, worker and a heartbeat time that its
-//! process refreshes. A claim is taken over when its heartbeat is older than the study's timeout, or at
-//! once when it was made on this host by a process that no longer exists (kill -9): the claim is renamed
-//! aside (only one of several takers can rename it) and created anew. The taker resumes the run from its
-//! last checkpoint. No database: plain files are what shared filesystems lock reliably.
+//! on a study at once, with clocks that disagree and processes that stall for minutes. The protocol:
+//! - A run is claimed by creating `claims/<id>.json` exclusively (`O_CREAT | O_EXCL`, atomic on NFSv3+ and
+//!   Lustre), naming the holder (host, process, a per-process token, worker). The claim file is never
+//!   rewritten, so no writer can overwrite another's claim.
+//! - The holder beats in a file of its own, `claims/<id>.<token>.beat` (a counter and its progress), which
+//!   only it writes.
+//! - Staleness is judged on the reader's own clock only: a claim (with its beat) seen unchanged for
+//!   `stale_after` seconds of the reader's monotonic time is stale, whatever the clocks of the hosts say.
+//!   A claim made on this host by a process that no longer exists (kill -9) is stale at once. An empty or
+//!   unreadable claim (a crash or a full disk between creating and writing it) is judged the same way, by
+//!   its bytes.
+//! - A stale claim is renamed aside (only one of several takers can rename it), checked to be the claim
+//!   judged stale, and created anew; the taker resumes the run from its last checkpoint.
+//! - A holder checks that the claim file still names it before writing into its run ([`Store::holds`]),
+//!   so a process that wakes up after its claim was taken over writes nothing more.
+//!
+//! No database: plain files are what shared filesystems lock reliably.
 
 use crate::error::{io, Result};
 use serde::{Deserialize, Serialize};
 use stabletune_train::trainer::read_summary;
 use stabletune_train::Summary;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
@@ -27,7 +41,7 @@ pub fn hostname() -> String {
         .unwrap_or_else(|_| "unknown-host".into())
 }
 
-/// Who holds a run, since when, and how far it got.
+/// Who holds a run, and since when (by the holder's clock, for display only).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClaimInfo {
     pub host: String,
@@ -36,9 +50,26 @@ pub struct ClaimInfo {
     pub token: u64,
     pub worker: usize,
     pub since: u64,
-    pub heartbeat: u64,
+}
+
+/// A holder's heartbeat: a counter that changes at every beat (what other processes watch), and the
+/// run's progress.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Beat {
+    pub count: u64,
+    /// The holder's clock at the beat (for display only; never compared across hosts).
+    pub time: u64,
     pub step: u64,
     pub total_steps: u64,
+}
+
+/// A claim as read from the store.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Claim {
+    Free,
+    /// A claim file that cannot be read as a claim: its bytes (empty after a crash or a full disk).
+    Unreadable(Vec<u8>),
+    Held(ClaimInfo, Option<Beat>),
 }
 
 /// This process, as a claimant.
@@ -59,15 +90,23 @@ impl Claimant {
 
 pub struct Store {
     pub root: PathBuf,
+    /// Each claim as this process last saw it (a fingerprint of its bytes and its beat's), and when, by
+    /// this process's monotonic clock.
+    seen: Mutex<HashMap<String, (u64, Instant)>>,
 }
 
 impl Store {
+    /// The store of the study folder `root`, without creating anything.
+    pub fn at(root: &Path) -> Store {
+        Store { root: root.to_path_buf(), seen: Mutex::new(HashMap::new()) }
+    }
+
     pub fn open(root: &Path) -> Result<Store> {
         for sub in ["runs", "claims"] {
             let d = root.join(sub);
             std::fs::create_dir_all(&d).map_err(io(&d))?;
         }
-        Ok(Store { root: root.to_path_buf() })
+        Ok(Store::at(root))
     }
 
     pub fn run_dir(&self, id: &str) -> PathBuf {
@@ -78,26 +117,80 @@ impl Store {
         self.root.join("claims").join(format!("{id}.json"))
     }
 
+    fn beat_path(&self, id: &str, token: u64) -> PathBuf {
+        self.root.join("claims").join(format!("{id}.{token:016x}.beat"))
+    }
+
     /// The run's summary when it has ended for good (completed, early-stopped or diverged).
     pub fn finished(&self, id: &str) -> Option<Summary> {
         read_summary(&self.run_dir(id)).filter(|s| s.status.is_ended())
     }
 
+    pub fn claim(&self, id: &str) -> Claim {
+        let Ok(bytes) = std::fs::read(self.claim_path(id)) else { return Claim::Free };
+        match serde_json::from_slice::<ClaimInfo>(&bytes) {
+            Ok(info) => {
+                let beat = std::fs::read(self.beat_path(id, info.token))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok());
+                Claim::Held(info, beat)
+            }
+            Err(_) => Claim::Unreadable(bytes),
+        }
+    }
+
+    /// The holder of run `id`, when the claim reads.
     pub fn read_claim(&self, id: &str) -> Option<ClaimInfo> {
-        let text = std::fs::read_to_string(self.claim_path(id)).ok()?;
-        serde_json::from_str(&text).ok()
+        match self.claim(id) {
+            Claim::Held(info, _) => Some(info),
+            _ => None,
+        }
+    }
+
+    /// Whether the claim file of `id` still names `holder` (the check before every write of a holder).
+    pub fn holds(&self, id: &str, holder: &ClaimInfo) -> bool {
+        holds_file(&self.claim_path(id), holder)
+    }
+
+    /// The claim file of run `id`, for a check that outlives the store ([`holds_file`]).
+    pub fn claim_file(&self, id: &str) -> PathBuf {
+        self.claim_path(id)
     }
 
     /// Whether a claim's holder is gone: made on this host by a process that no longer exists (or by an
-    /// earlier process with this one's id), or silent for longer than `stale_after` seconds.
-    pub fn is_stale(&self, c: &ClaimInfo, me: &Claimant, stale_after: u64) -> bool {
-        if c.host == me.host {
-            let dead = !Path::new(&format!("/proc/{}", c.pid)).exists() && Path::new("/proc/self").exists();
-            if dead || (c.pid == me.pid && c.token != me.token) {
-                return true;
+    /// earlier process with this one's id), or seen unchanged (claim and beat) for `stale_after` seconds
+    /// of this process's own clock. The first look at a claim starts its watch: a claim is never stale on
+    /// sight unless its process is known dead.
+    pub fn is_stale(&self, id: &str, claim: &Claim, me: &Claimant, stale_after: u64) -> bool {
+        let fingerprint = match claim {
+            Claim::Free => return false,
+            Claim::Held(c, beat) => {
+                if c.host == me.host {
+                    let dead =
+                        !Path::new(&format!("/proc/{}", c.pid)).exists() && Path::new("/proc/self").exists();
+                    if dead || (c.pid == me.pid && c.token != me.token) {
+                        return true;
+                    }
+                }
+                fingerprint(&(c.token, c.pid, &c.host, beat.as_ref().map(|b| b.count)))
+            }
+            Claim::Unreadable(bytes) => fingerprint(&bytes),
+        };
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let t = Instant::now();
+        match seen.get(id) {
+            Some(&(f, since)) if f == fingerprint => t.duration_since(since).as_secs() >= stale_after,
+            _ => {
+                seen.insert(id.to_string(), (fingerprint, t));
+                false
             }
         }
-        now().saturating_sub(c.heartbeat) > stale_after
+    }
+
+    /// How long this process has seen the claim of `id` unchanged (0 when it has not watched it).
+    pub fn unchanged_for(&self, id: &str) -> u64 {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.get(id).map_or(0, |(_, since)| since.elapsed().as_secs())
     }
 
     /// Claims run `id` for `worker`, taking over a stale claim. `None`: someone else holds it.
@@ -109,54 +202,48 @@ impl Store {
         stale_after: u64,
     ) -> Result<Option<ClaimInfo>> {
         // The workers of one process claim one at a time; other processes are kept apart by the files.
-        static CLAIMING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        static CLAIMING: Mutex<()> = Mutex::new(());
         let _one_at_a_time = CLAIMING.lock().unwrap_or_else(|e| e.into_inner());
         let path = self.claim_path(id);
-        let t = now();
-        let info = ClaimInfo {
-            host: me.host.clone(),
-            pid: me.pid,
-            token: me.token,
-            worker,
-            since: t,
-            heartbeat: t,
-            step: 0,
-            total_steps: 0,
-        };
+        let info = ClaimInfo { host: me.host.clone(), pid: me.pid, token: me.token, worker, since: now() };
         for _ in 0..2 {
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut f) => {
                     let text = serde_json::to_string(&info).expect("serialisable");
-                    f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(io(&path))?;
+                    if let Err(e) = f.write_all(text.as_bytes()).and_then(|_| f.sync_all()) {
+                        // A claim that cannot be written (a full disk) is removed, not left empty.
+                        let _ = std::fs::remove_file(&path);
+                        return Err(io(&path)(e));
+                    }
+                    self.beat(id, &info, &mut Beat::default())?;
                     return Ok(Some(info));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    // A claim being written has no content yet: only a claim that reads back can be stale.
-                    let Some(held) = self.read_claim(id) else { return Ok(None) };
-                    if !self.is_stale(&held, me, stale_after) {
+                    let held = self.claim(id);
+                    if held == Claim::Free {
+                        continue; // released between the two calls
+                    }
+                    if !self.is_stale(id, &held, me, stale_after) {
                         return Ok(None);
                     }
-                    let aside = path.with_extension(format!("stale-{}-{}", me.pid, me.token));
-                    if std::fs::rename(&path, &aside).is_err() {
-                        return Ok(None); // another taker was first
-                    }
-                    // Between reading the stale claim and renaming it, another process may have taken it
-                    // over and claimed the run afresh: then what was renamed is that live claim. Put it
-                    // back (a hard link creates the name only if it is still free) and leave the run.
-                    let renamed: Option<ClaimInfo> =
-                        std::fs::read_to_string(&aside).ok().and_then(|t| serde_json::from_str(&t).ok());
-                    if renamed.as_ref() != Some(&held) {
-                        let _ = std::fs::hard_link(&aside, &path);
-                        let _ = std::fs::remove_file(&aside);
+                    if !self.take_aside(id, &held, &format!("stale-{}-{:x}", me.pid, me.token)) {
                         return Ok(None);
                     }
-                    let _ = std::fs::remove_file(&aside);
-                    tracing::info!(
-                        "{id}: took over the claim of {}:{} (worker {}), silent or gone",
-                        held.host,
-                        held.pid,
-                        held.worker
-                    );
+                    self.seen.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+                    match &held {
+                        Claim::Held(c, _) => {
+                            let _ = std::fs::remove_file(self.beat_path(id, c.token));
+                            tracing::info!(
+                                "{id}: took over the claim of {}:{} (worker {}), silent or gone",
+                                c.host,
+                                c.pid,
+                                c.worker
+                            );
+                        }
+                        _ => tracing::info!(
+                            "{id}: took over an unreadable claim, unchanged past the stale limit"
+                        ),
+                    }
                 }
                 Err(e) => return Err(io(&path)(e)),
             }
@@ -164,65 +251,76 @@ impl Store {
         Ok(None)
     }
 
-    /// Refreshes the heartbeat (and progress) of a claim this process holds; false when it was taken over.
-    pub fn heartbeat(&self, id: &str, info: &mut ClaimInfo) -> Result<bool> {
-        match self.read_claim(id) {
-            Some(c) if c.token == info.token && c.pid == info.pid && c.host == info.host => {}
-            _ => return Ok(false),
+    /// Renames the claim of `id` aside when it is still `expected`, and removes it; false when it is not
+    /// (another process took it over and claimed it afresh in the meantime: then it is put back, a hard
+    /// link creating the name only if it is still free).
+    fn take_aside(&self, id: &str, expected: &Claim, why: &str) -> bool {
+        let path = self.claim_path(id);
+        let aside = path.with_extension(why);
+        if std::fs::rename(&path, &aside).is_err() {
+            return false; // another taker was first
         }
-        info.heartbeat = now();
-        let text = serde_json::to_string(info).expect("serialisable");
-        stabletune_model::checkpoint::write_atomic(&self.claim_path(id), text.as_bytes())?;
+        let renamed = match std::fs::read(&aside) {
+            Ok(bytes) => match serde_json::from_slice::<ClaimInfo>(&bytes) {
+                Ok(c) => matches!(expected, Claim::Held(e, _) if same_holder(e, &c)),
+                Err(_) => *expected == Claim::Unreadable(bytes),
+            },
+            Err(_) => false,
+        };
+        if !renamed {
+            let _ = std::fs::hard_link(&aside, &path);
+        }
+        let _ = std::fs::remove_file(&aside);
+        renamed
+    }
+
+    /// Writes this holder's beat (its own file; the claim file is never touched).
+    fn beat(&self, id: &str, info: &ClaimInfo, beat: &mut Beat) -> Result<()> {
+        beat.count += 1;
+        beat.time = now();
+        let text = serde_json::to_string(beat).expect("serialisable");
+        stabletune_model::checkpoint::write_atomic(&self.beat_path(id, info.token), text.as_bytes())?;
+        Ok(())
+    }
+
+    /// Beats for a claim this process holds, with the run's progress; false (and nothing written) when the
+    /// claim was taken over.
+    pub fn heartbeat(&self, id: &str, info: &ClaimInfo, beat: &mut Beat) -> Result<bool> {
+        if !self.holds(id, info) {
+            return Ok(false);
+        }
+        self.beat(id, info, beat)?;
         Ok(true)
     }
 
-    /// Gives a claim up (the run finished or stopped).
+    /// Gives a claim up (the run finished or stopped); a claim that another process holds now is left.
     pub fn release(&self, id: &str, info: &ClaimInfo) {
-        if self.read_claim(id).is_some_and(|c| c.token == info.token && c.pid == info.pid) {
-            let _ = std::fs::remove_file(self.claim_path(id));
+        let mine = Claim::Held(info.clone(), None);
+        if self.holds(id, info)
+            && self.take_aside(id, &mine, &format!("release-{}-{:x}", info.pid, info.token))
+        {
+            let _ = std::fs::remove_file(self.beat_path(id, info.token));
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn claims_are_exclusive_and_stale_ones_are_taken_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let me = Claimant::this_process();
-        let first = store.try_claim("r1", &me, 0, 60).unwrap().expect("free run");
-        assert!(
-            store.try_claim("r1", &me, 1, 60).unwrap().is_none(),
-            "held by a live worker of this process"
-        );
-        // Another live process on another host, beating recently: left alone.
-        let other =
-            ClaimInfo { host: "elsewhere".into(), pid: 1, token: 7, heartbeat: now(), ..first.clone() };
-        std::fs::write(store.claim_path("r2"), serde_json::to_string(&other).unwrap()).unwrap();
-        assert!(store.try_claim("r2", &me, 0, 60).unwrap().is_none());
-        // The same, silent for longer than the timeout: taken over.
-        let silent = ClaimInfo { heartbeat: now() - 61, ..other.clone() };
-        std::fs::write(store.claim_path("r2"), serde_json::to_string(&silent).unwrap()).unwrap();
-        assert!(store.try_claim("r2", &me, 0, 60).unwrap().is_some());
-        // On this host, by a process that is gone (kill -9): taken over at once.
-        let gone = ClaimInfo {
-            host: me.host.clone(),
-            pid: u32::MAX - 1,
-            token: 9,
-            heartbeat: now(),
-            ..first.clone()
-        };
-        std::fs::write(store.claim_path("r3"), serde_json::to_string(&gone).unwrap()).unwrap();
-        let mut mine = store.try_claim("r3", &me, 0, 3600).unwrap().expect("a dead claimant's run");
-        assert!(store.heartbeat("r3", &mut mine).unwrap());
-        store.release("r3", &mine);
-        assert!(store.read_claim("r3").is_none());
-        // A heartbeat on a claim taken over by someone else reports it.
-        let mut stolen = first.clone();
-        stolen.token ^= 1;
-        assert!(!store.heartbeat("r1", &mut stolen).unwrap());
-    }
+/// Whether the claim file at `path` names `holder`.
+pub fn holds_file(path: &Path, holder: &ClaimInfo) -> bool {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<ClaimInfo>(&b).ok())
+        .is_some_and(|c| same_holder(&c, holder))
 }
+
+fn same_holder(a: &ClaimInfo, b: &ClaimInfo) -> bool {
+    a.token == b.token && a.pid == b.pid && a.host == b.host
+}
+
+fn fingerprint(value: &impl Hash) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests;

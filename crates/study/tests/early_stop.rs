@@ -165,6 +165,7 @@ fn a_decision_is_taken_once_and_a_dead_writers_decision_is_still_applied() {
     let theirs = Decision {
         task: "rte".into(),
         configuration: "mosbach2021".into(),
+        runs: (0..4).map(|i| format!("rte-run{i}")).collect(),
         start: 4,
         keep: 2,
         at: 0.25,
@@ -178,7 +179,7 @@ fn a_decision_is_taken_once_and_a_dead_writers_decision_is_still_applied() {
         decided_at: 1,
         decided_by: "other:1".into(),
     };
-    let path = store.root.join("early-stopping").join(format!("{}.json", group.key));
+    let path = early_stop::decision_path(&store, &runs, group, &ES);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, serde_json::to_string(&theirs).unwrap()).unwrap();
     let d = early_stop::decide(&store, &runs, group, &ES).unwrap().unwrap();
@@ -233,4 +234,58 @@ fn the_study_file_section_is_checked() {
         let e = parse(extra).unwrap_err();
         assert!(e.contains(says), "{e}");
     }
+}
+
+#[test]
+fn a_decision_over_other_runs_is_not_applied_and_the_group_is_decided_anew() {
+    let (_tmp, store, runs) = setup();
+    let group = &early_stop::groups(&runs)[0];
+    for (i, best) in [0.6, 0.7, 0.8, 0.9].iter().enumerate() {
+        write(&store, &format!("rte-run{i}"), Status::Interrupted, &[(10, 0.55), (30, *best)]);
+    }
+    // A decision taken when the group had two runs (the study then got more seeds), in the old file name.
+    let old = Decision {
+        task: "rte".into(),
+        configuration: "mosbach2021".into(),
+        runs: vec!["rte-run0".into(), "rte-run1".into()],
+        start: 2,
+        keep: 1,
+        at: 0.25,
+        decision_step: 30,
+        total_steps: TOTAL,
+        headline_metric: "acc".into(),
+        ranking: vec![],
+        continued: vec!["rte-run1".into()],
+        stopped: vec!["rte-run0".into()],
+        failed_before: vec![],
+        decided_at: 1,
+        decided_by: "earlier:1".into(),
+    };
+    let dir = store.root.join("early-stopping");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{}.json", group.key)), serde_json::to_string(&old).unwrap()).unwrap();
+    assert!(early_stop::read_decision(&store, &runs, group, &ES).is_none(), "not taken over these runs");
+    let d = early_stop::decide(&store, &runs, group, &ES).unwrap().unwrap();
+    assert_eq!(d.runs.len(), 4);
+    assert_eq!(d.continued, vec!["rte-run3", "rte-run2"]);
+    assert!(
+        dir.join("superseded").join(format!("{}.json", group.key)).is_file(),
+        "the old decision is set aside"
+    );
+    assert!(early_stop::decision_path(&store, &runs, group, &ES).is_file());
+}
+
+#[test]
+fn a_run_an_earlier_decision_stopped_is_resumed_when_a_new_one_keeps_it() {
+    let (_tmp, store, runs) = setup();
+    let group = &early_stop::groups(&runs)[0];
+    for (i, best) in [0.6, 0.7, 0.8, 0.9].iter().enumerate() {
+        write(&store, &format!("rte-run{i}"), Status::Interrupted, &[(10, 0.55), (30, *best)]);
+    }
+    // run3 (the best) was stopped by a decision over another run set.
+    early_stop::stop_run(&store, "rte-run3", false).unwrap();
+    assert_eq!(status_of(&store, "rte-run3").0, Status::StoppedBySchedule);
+    let d = early_stop::decide(&store, &runs, group, &ES).unwrap().unwrap();
+    assert_eq!(d.continued[0], "rte-run3", "ranked by its best up to its decision point");
+    assert_eq!(status_of(&store, "rte-run3").0, Status::Interrupted, "resumable again");
 }

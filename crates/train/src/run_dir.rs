@@ -43,14 +43,34 @@ pub struct TrainerState {
     pub last_eval: Option<(u64, crate::metrics::Metrics)>,
 }
 
+/// Asked before every write into a run directory: `false` when this writer no longer owns the run (a
+/// study's claim was taken over while the process was stalled), so it must write nothing more into it.
+pub type WriteFence = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;
+
 pub struct RunDir {
     pub path: PathBuf,
+    fence: Option<WriteFence>,
 }
 
 impl RunDir {
     pub fn create(path: &Path) -> Result<RunDir> {
+        RunDir::create_fenced(path, None)
+    }
+
+    /// A run directory whose every write first asks `fence` (see [`WriteFence`]).
+    pub fn create_fenced(path: &Path, fence: Option<WriteFence>) -> Result<RunDir> {
+        let dir = RunDir { path: path.to_path_buf(), fence };
+        dir.may_write()?;
         std::fs::create_dir_all(path).map_err(io(path))?;
-        Ok(RunDir { path: path.to_path_buf() })
+        Ok(dir)
+    }
+
+    /// Whether this writer may still write here; [`TrainError::Abandoned`] when it may not.
+    pub fn may_write(&self) -> Result<()> {
+        match &self.fence {
+            Some(allowed) if !allowed() => Err(TrainError::Abandoned { path: self.path.clone() }),
+            _ => Ok(()),
+        }
     }
 
     pub fn file(&self, name: &str) -> PathBuf {
@@ -59,6 +79,7 @@ impl RunDir {
 
     /// Replaces `name` with `data` atomically.
     pub fn write_atomic(&self, name: &str, data: &[u8]) -> Result<()> {
+        self.may_write()?;
         Ok(stabletune_model::checkpoint::write_atomic(&self.file(name), data)?)
     }
 
@@ -69,6 +90,7 @@ impl RunDir {
 
     /// Appends one JSON line to `metrics.jsonl` and flushes it.
     pub fn log(&self, record: &serde_json::Value) -> Result<()> {
+        self.may_write()?;
         let path = self.file("metrics.jsonl");
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
         // One write of the whole line, so a kill leaves a line whole or torn at its end, never split.
@@ -93,17 +115,30 @@ impl RunDir {
         self.write_atomic("metrics.jsonl", kept.as_bytes())
     }
 
-    /// Saves a checkpoint directory atomically: written as `name.tmp`, then swapped in.
+    /// Saves a checkpoint directory atomically: written under a temporary name of this writer's own
+    /// (two processes that both believe they hold the run never write into one folder), then swapped in.
+    /// A write that fails (a full disk) removes its temporary folder and leaves the last checkpoint as it
+    /// was.
     fn save_dir(&self, name: &str, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+        self.may_write()?;
         let dir = self.file(name);
-        let tmp = self.file(&format!("{name}.tmp"));
-        let old = self.file(&format!("{name}.old"));
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-        fill(&tmp)?;
-        sync_tree(&tmp)?;
+        let tmp = stabletune_model::checkpoint::temporary_beside(&dir);
+        // The previous checkpoint is kept aside under a name that says so, for the instant between the renames.
+        let old = stabletune_model::checkpoint::temporary_beside(&self.file(&format!("{name}.old")));
+        let filled = std::fs::create_dir_all(&tmp)
+            .map_err(io(&tmp))
+            .and_then(|()| fill(&tmp))
+            .and_then(|()| sync_tree(&tmp));
+        if let Err(e) = filled {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        // The last check before the swap: a writer that lost the run leaves the checkpoint to its new holder.
+        if let Err(e) = self.may_write() {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
         if dir.exists() {
-            let _ = std::fs::remove_dir_all(&old);
             std::fs::rename(&dir, &old).map_err(io(&dir))?;
         }
         std::fs::rename(&tmp, &dir).map_err(io(&dir))?;
@@ -150,9 +185,25 @@ impl RunDir {
     /// The directory `checkpoint-last` to resume from (or its previous copy, if a crash came between the
     /// two renames of a save).
     pub fn last_checkpoint(&self) -> Option<PathBuf> {
-        [self.file(LAST), self.file(&format!("{LAST}.old"))]
+        let complete = |d: &PathBuf| d.join("trainer_state.json").exists();
+        if complete(&self.file(LAST)) {
+            return Some(self.file(LAST));
+        }
+        // A copy set aside by a save that crashed between its two renames (named per writer; the
+        // unprefixed name is an earlier version's).
+        let prefix = format!(".{LAST}.old.");
+        let mut aside: Vec<PathBuf> = std::fs::read_dir(&self.path)
             .into_iter()
-            .find(|d| d.join("trainer_state.json").exists())
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path())
+            .chain(std::iter::once(self.file(&format!("{LAST}.old"))))
+            .filter(complete)
+            .collect();
+        aside
+            .sort_by_key(|d| std::fs::metadata(d.join("trainer_state.json")).and_then(|m| m.modified()).ok());
+        aside.pop()
     }
 }
 

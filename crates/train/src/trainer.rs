@@ -14,7 +14,7 @@ use crate::evaluation::{predict, EvalSchedule};
 use crate::metrics::{evaluate, majority_metrics, Metric, Metrics};
 use crate::mixout::Mixout;
 use crate::optim::{global_norm, AdamState};
-use crate::run_dir::{load_resume_state, RunDir, TrainerState, BEST};
+use crate::run_dir::{load_resume_state, RunDir, TrainerState, WriteFence, BEST};
 use crate::schedule::Schedule;
 use crate::source;
 use crate::summary::{failed, Status, Summary};
@@ -48,6 +48,10 @@ pub trait Observer {
     fn on_baseline(&mut self, _baseline: Option<f64>) {}
     fn on_step(&mut self, _record: &StepRecord) {}
     fn on_eval(&mut self, _step: u64, _metrics: &Metrics, _headline: &str) {}
+    /// Asked before every write into the run directory ([`WriteFence`]); `None`: always allowed.
+    fn write_fence(&self) -> Option<WriteFence> {
+        None
+    }
     fn should_stop(&mut self) -> bool {
         false
     }
@@ -178,6 +182,17 @@ impl Run {
 
     /// [`Run::open`], reading and writing tokenised data in the token cache folder `cache` (a study's).
     pub fn open_cached(cfg: &TrainConfig, out: &Path, resume: bool, cache: Option<&Path>) -> Result<Opened> {
+        Run::open_fenced(cfg, out, resume, cache, None)
+    }
+
+    /// [`Run::open_cached`] whose every write into `out` first asks `fence` ([`WriteFence`]).
+    pub fn open_fenced(
+        cfg: &TrainConfig,
+        out: &Path,
+        resume: bool,
+        cache: Option<&Path>,
+        fence: Option<WriteFence>,
+    ) -> Result<Opened> {
         let config_path = out.join("config.toml");
         let run_dir_err = |message: String| TrainError::RunDir { path: out.to_path_buf(), message };
         if resume {
@@ -200,7 +215,7 @@ impl Run {
             ));
         }
         let loaded = load(cfg, cache)?;
-        let dir = RunDir::create(out)?;
+        let dir = RunDir::create_fenced(out, fence)?;
         let baseline_metrics = majority_metrics(loaded.metric, &loaded.train.labels, &loaded.dev.labels);
         let baseline = baseline_metrics.as_ref().and_then(|m| m.get(loaded.metric.name()).copied());
         let per_epoch = loaded.train.len().div_ceil(cfg.batch_size);
@@ -510,7 +525,7 @@ pub fn train_cached(
     observer: &mut dyn Observer,
     cache: Option<&Path>,
 ) -> Result<Summary> {
-    let mut run = match Run::open_cached(cfg, out, resume, cache)? {
+    let mut run = match Run::open_fenced(cfg, out, resume, cache, observer.write_fence())? {
         Opened::Finished(summary) => return Ok(*summary),
         Opened::Ready(run) => run,
     };
