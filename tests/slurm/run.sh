@@ -113,8 +113,23 @@ done
 for t in 0 1 2; do
     grep -q "shard $t/3" "$DIR"/cluster/slurm/*_"$t".out || { echo "array task $t did not run shard $t/3"; fail=1; }
 done
+
+# A resubmitted subset of an array, with the user's study file edited after the script was written: the
+# script was written for 3 tasks; task 2 submitted alone runs shard 2/3 of the folder's snapshot (before,
+# it read the edited file and computed its shard against the subset's size).
+mkdir -p "$DIR/user"
+cp "$DIR/study.toml" "$DIR/user/study.toml"
+"$BIN" study slurm "$DIR/user/study.toml" --out "$DIR/subset" --array-size 3 --cpus-per-task 1 > /dev/null
+echo 'lr = 9e-5' >> "$DIR/user/study.toml"
+JOB2=$(sbatch --array=2 "$DIR/subset/slurm/job.sbatch" | awk '{print $4}')
+for _ in $(seq 1 300); do
+    [ -z "$(squeue -h -j "$JOB2" 2>/dev/null)" ] && break
+    sleep 1
+done
+grep -q "shard 2/3" "$DIR"/subset/slurm/*_2.out || { echo "the resubmitted task 2 did not run shard 2/3"; cat "$DIR"/subset/slurm/*_2.out; fail=1; }
+[ "$(ls "$DIR/subset/runs")" = "$runs" ] || { echo "the resubmitted task did not run the snapshot's runs"; fail=1; }
 if [ "$fail" != 0 ]; then
     KEEP=1
     echo "kept $DIR for inspection"; exit 1
 fi
-echo "Slurm: a job array of 3 ran the study's 6 runs once each, identical to the local study"
+echo "Slurm: a job array of 3 ran the study's 6 runs once each, identical to the local study; a resubmitted subset ran its own shard of the snapshot"

@@ -181,7 +181,9 @@ fn run_study(args: RunArgs) -> Result<ExitCode> {
         shard,
         stale_after: study.spec.execution.stale_after_seconds,
         stop: stop.clone(),
-        heartbeat_every: Duration::from_secs(10),
+        // Several beats within the stale limit, so a live holder never looks silent: every 10 s, or a quarter
+        // of a short limit.
+        heartbeat_every: Duration::from_secs_f64((study.spec.execution.stale_after_seconds as f64 / 4.0).clamp(0.5, 10.0)),
         early_stopping: study.spec.early_stopping.clone(),
         max_wait: Duration::from_secs(study.spec.execution.max_wait()),
     };
