@@ -326,3 +326,31 @@ fn study_printout_results_and_report_share_one_table() {
     assert!(text.starts_with("task  configuration  metric  n"), "{text}");
     assert!(text.contains("mrpc  all runs") && text.contains(" f1 "), "{text}");
 }
+
+#[test]
+fn a_baseline_judged_on_another_metric_is_shown_in_the_tables_metric() {
+    // MRPC: runs are judged on acc_and_f1; Table 1 shows F1. The majority class's F1 comes from the runs'
+    // recorded majority_metrics, so a run at F1 0.8122 that failed on acc_and_f1 can be seen to.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("study");
+    for (k, f1) in [0.8122, 0.85, 0.86, 0.87, 0.88].iter().enumerate() {
+        let mut run = FakeRun::new("mrpc", "devlin2019", k as u64 + 1, *f1);
+        run.metric = "acc_and_f1";
+        run.baseline = 0.7479;
+        let dir = write_run(&root, &run);
+        let path = dir.join("summary.json");
+        let mut s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        s["final_metrics"]["f1"] = serde_json::json!(f1);
+        s["majority_metrics"] = serde_json::json!({"acc": 0.6838, "f1": 0.8122, "acc_and_f1": 0.7479});
+        std::fs::write(&path, s.to_string()).unwrap();
+    }
+    let r = build(&[root], None).unwrap();
+    let row = &r.rows[0];
+    assert_eq!((row.metric.as_str(), row.baseline_metric.as_deref()), ("f1", Some("acc_and_f1")));
+    assert_eq!(row.baseline_in_metric, Some(0.8122));
+    let (html, _md, _json, _out) = files(&r);
+    assert!(html.contains("0.8122 (0.7479 acc_and_f1)"), "the table shows both baselines");
+    let fig = r.figures.iter().find(|f| f.id == "fig1-box-mrpc").unwrap();
+    assert!(fig.caption.contains("majority-class prediction's f1 (0.8122)"), "{}", fig.caption);
+}

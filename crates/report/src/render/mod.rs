@@ -361,8 +361,10 @@ pub(crate) fn early_stopping_lines(r: &Report) -> Vec<Block> {
             "What early stopping would have found in this study: for a budget of B full training runs, the expected \
              best dev metric of B runs trained fully, against the best plan that starts s runs, stops the worst of \
              them after t evaluations (ranked by their best so far) and trains the rest fully, within exactly the same \
-             number of evaluations. Runs are drawn with replacement from the group's runs trained to the end; a run's \
-             value is its best evaluation (Dodge et al.'s procedure)."
+             number of evaluations. Runs are drawn with replacement from the group's ended runs (a run that ended early, \
+             diverged or stopped by its own patience, keeps its best so far for its later evaluations); each curve \
+             starts at the run's step-0 evaluation (their batch 0), and a run's value is its best evaluation \
+             (Dodge et al.'s procedure). Runs left out are named below."
                 .into(),
         ));
         for sim in &r.simulations {
