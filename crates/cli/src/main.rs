@@ -1,5 +1,6 @@
 //! `stabletune`: fine-tune BERT-style encoders reliably and measure how stable fine-tuning is.
 
+mod analyze;
 mod bench;
 mod data_stats;
 mod encode;
@@ -47,6 +48,11 @@ enum Command {
     },
     /// Time training steps (forward, backward, AdamW) of a randomly initialised encoder.
     Bench(bench::BenchArgs),
+    /// The paper's analyses of why runs fail: layer reset (Fig. 2), loss and gradient-norm surfaces (Fig. 7, 13).
+    Analyze {
+        #[command(subcommand)]
+        command: analyze::AnalyzeCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -69,6 +75,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args).map(|()| ExitCode::SUCCESS),
         Command::Export { command } => report::export(command).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => bench::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Analyze { command } => analyze::run(command).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

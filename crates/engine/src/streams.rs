@@ -24,6 +24,9 @@ pub enum Family {
     Order = 4,
     /// Mixout masks (init seed; step = the update).
     Mixout = 5,
+    /// Masked-LM masks of the analyses (mask seed; step = the text block), and the order in which a
+    /// masked-LM head is fitted (step = the epoch).
+    Analysis = 6,
     /// Tests and benchmarks, never a run.
     Scratch = 0xFF,
 }

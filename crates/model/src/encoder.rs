@@ -111,9 +111,98 @@ pub(crate) fn forward(
     ws: &mut Workspace,
     backward: bool,
 ) {
+    embeddings_forward(cfg, layout, p, batch, mode, ws);
     let t = batch.tokens();
-    let (e, h, i) = (cfg.embedding_size, cfg.hidden_size, cfg.intermediate_size);
+    let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
+    let depth = layout.depth.len();
+    let needed = if backward { depth } else { depth.min(2) };
+    if ws.layers.len() < needed {
+        ws.layers.resize_with(needed, LayerCache::default);
+    }
+    let shape = attention_shape(cfg);
+    let probs_len = shape.probs_len(&batch.packing);
+    ws.output_layer = usize::MAX;
+    for (d, &li) in layout.depth.iter().enumerate() {
+        let layer = &layout.layers[li];
+        let (slot, input) = slots(d, backward);
+        let (x, c): (&[f32], &mut LayerCache) = match input {
+            Some(read) => {
+                let (prev, c) = read_write(&mut ws.layers, read, slot);
+                (&prev.out, c)
+            }
+            None if ws.emb_proj.is_empty() => (&ws.emb_out, &mut ws.layers[slot]),
+            None => (&ws.emb_proj, &mut ws.layers[slot]),
+        };
+        ws.output_layer = slot;
+        fit_layer(c, t, h, i, probs_len);
+        layer_forward(cfg, layer, p, x, c, shape, batch, mode, d, backward);
+    }
+}
+
+/// Sizes one layer cache for `t` tokens.
+fn fit_layer(c: &mut LayerCache, t: usize, h: usize, i: usize, probs_len: usize) {
+    for buf in [&mut c.ctx, &mut c.attn_sum, &mut c.attn_out, &mut c.ffn_sum, &mut c.out] {
+        fit(buf, t * h);
+    }
+    fit(&mut c.qkv, t * 3 * h);
+    fit(&mut c.probs, probs_len);
+    fit(&mut c.ffn_deriv, t * i);
+    fit(&mut c.ffn_act, t * i);
+    for buf in [&mut c.attn_mean, &mut c.attn_rstd, &mut c.ffn_mean, &mut c.ffn_rstd] {
+        fit(buf, t);
+    }
+}
+
+/// Evaluation-mode forward of the encoder depths `depths` over `input`, the hidden state entering
+/// `depths.start` (`[tokens, hidden]`); the output is then [`Workspace::hidden`]. The layer-reset
+/// analysis runs a fine-tuned model's lower depths once and continues from each depth with other
+/// weights, so the shared prefix is computed once rather than once per reset depth.
+pub(crate) fn forward_depths(
+    cfg: &EncoderConfig,
+    layout: &Layout,
+    p: Weights<'_>,
+    batch: &Batch,
+    depths: Range<usize>,
+    input: &[f32],
+    ws: &mut Workspace,
+) {
+    let t = batch.tokens();
+    let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
+    assert_eq!(input.len(), t * h, "hidden state of the wrong shape");
     ws.tokens = t;
+    if ws.layers.len() < 2 {
+        ws.layers.resize_with(2, LayerCache::default);
+    }
+    // The input goes where the previous depth's output would be: the slot the first depth reads.
+    let before = (depths.start + 1) % 2;
+    ws.layers[before].out.clear();
+    ws.layers[before].out.extend_from_slice(input);
+    ws.output_layer = before;
+    let shape = attention_shape(cfg);
+    let probs_len = shape.probs_len(&batch.packing);
+    for d in depths {
+        let layer = &layout.layers[layout.depth[d]];
+        let (slot, read) = (d % 2, (d + 1) % 2);
+        let (prev, c) = read_write(&mut ws.layers, read, slot);
+        fit_layer(c, t, h, i, probs_len);
+        layer_forward(cfg, layer, p, &prev.out, c, shape, batch, Mode::Eval, d, false);
+        ws.output_layer = slot;
+    }
+}
+
+/// The embeddings (and ALBERT's projection): the encoder's input, read by the first layer.
+pub(crate) fn embeddings_forward(
+    cfg: &EncoderConfig,
+    layout: &Layout,
+    p: Weights<'_>,
+    batch: &Batch,
+    mode: Mode,
+    ws: &mut Workspace,
+) {
+    let t = batch.tokens();
+    let (e, h) = (cfg.embedding_size, cfg.hidden_size);
+    ws.tokens = t;
+    ws.output_layer = usize::MAX;
     let emb = &layout.embeddings;
     position_ids(cfg, batch, &mut ws.position_ids);
     fit(&mut ws.emb_sum, t * e);
@@ -144,39 +233,6 @@ pub(crate) fn forward(
             linear_forward(&ws.emb_out, weight(p, proj), Some(bias(p, proj)), &mut ws.emb_proj, e, h);
         }
         None => ws.emb_proj.clear(),
-    }
-
-    let depth = layout.depth.len();
-    let needed = if backward { depth } else { depth.min(2) };
-    if ws.layers.len() < needed {
-        ws.layers.resize_with(needed, LayerCache::default);
-    }
-    let shape = attention_shape(cfg);
-    let probs_len = shape.probs_len(&batch.packing);
-    ws.output_layer = usize::MAX;
-    for (d, &li) in layout.depth.iter().enumerate() {
-        let layer = &layout.layers[li];
-        let (slot, input) = slots(d, backward);
-        let (x, c): (&[f32], &mut LayerCache) = match input {
-            Some(read) => {
-                let (prev, c) = read_write(&mut ws.layers, read, slot);
-                (&prev.out, c)
-            }
-            None if ws.emb_proj.is_empty() => (&ws.emb_out, &mut ws.layers[slot]),
-            None => (&ws.emb_proj, &mut ws.layers[slot]),
-        };
-        ws.output_layer = slot;
-        for buf in [&mut c.ctx, &mut c.attn_sum, &mut c.attn_out, &mut c.ffn_sum, &mut c.out] {
-            fit(buf, t * h);
-        }
-        fit(&mut c.qkv, t * 3 * h);
-        fit(&mut c.probs, probs_len);
-        fit(&mut c.ffn_deriv, t * i);
-        fit(&mut c.ffn_act, t * i);
-        for buf in [&mut c.attn_mean, &mut c.attn_rstd, &mut c.ffn_mean, &mut c.ffn_rstd] {
-            fit(buf, t);
-        }
-        layer_forward(cfg, layer, p, x, c, shape, batch, mode, d, backward);
     }
 }
 

@@ -17,6 +17,7 @@ pub mod hub;
 pub mod layout;
 pub mod model;
 pub mod params;
+mod partial;
 pub mod tokenizer;
 
 pub use batch::{Batch, Mode, Workspace};

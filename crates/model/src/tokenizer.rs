@@ -88,6 +88,26 @@ impl TextEncoder {
     }
 }
 
+impl TextEncoder {
+    /// The ids of `text` without special tokens and without truncation: running text for a language
+    /// model, split into blocks by the caller.
+    pub fn ids_without_specials(&self, text: &str) -> Result<Vec<u32>> {
+        let mut plain = self.tokenizer.clone();
+        plain
+            .with_truncation(None)
+            .map_err(|e| ModelError::Tokenizer(format!("cannot switch truncation off: {e}")))?;
+        let enc = plain.encode(text, false).map_err(|e| {
+            ModelError::Tokenizer(format!("cannot encode a text of {} bytes: {e}", text.len()))
+        })?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    /// The id of a token of the vocabulary (`[MASK]`, `<mask>`, ...), if it has one.
+    pub fn token_id(&self, token: &str) -> Option<u32> {
+        self.tokenizer.token_to_id(token)
+    }
+}
+
 fn lower_case(dir: &Path) -> bool {
     std::fs::read_to_string(dir.join("tokenizer_config.json"))
         .ok()

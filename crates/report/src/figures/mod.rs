@@ -3,6 +3,8 @@
 
 mod curves;
 mod distributions;
+pub mod layer_reset;
+pub mod surface;
 
 pub use curves::{bias_correction, grad_norm_figures, training_curves};
 pub use distributions::{box_plots, early_stopping_figure, evp_curves, metric_vs_loss};
