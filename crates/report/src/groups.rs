@@ -16,6 +16,8 @@ const NOT_CONFIGURATION: &[&str] = &[
     "data_dir",
     "train_file",
     "dev_file",
+    "dataset",
+    "dataset_revision",
     "log_every",
     "checkpoint_every",
     "grad_norms_every",

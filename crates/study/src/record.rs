@@ -5,7 +5,7 @@ use crate::error::{io, Result};
 use crate::plan::PlannedRun;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use stabletune_train::{locations, Split, Task};
+use stabletune_train::source::{self, DataFiles};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,15 @@ pub struct Machine {
     pub host: String,
     pub cpu: String,
     pub threads: usize,
+}
+
+#[derive(Serialize)]
+pub struct DatasetRecord {
+    pub repository: String,
+    pub config: String,
+    pub revision: String,
+    pub commit: String,
+    pub files: BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -30,6 +39,10 @@ pub struct StudyRecord {
     pub models: BTreeMap<String, BTreeMap<String, String>>,
     /// SHA-256 of every data file, by path.
     pub data: BTreeMap<String, String>,
+    /// Hub datasets read, by `repository/config`: the revision asked for, the commit the cache resolved
+    /// it to, and SHA-256 of each file by its path in the repository.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub datasets: BTreeMap<String, DatasetRecord>,
     pub written_at_unix: u64,
 }
 
@@ -59,24 +72,15 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
-/// The files a run reads.
-fn data_files(run: &PlannedRun) -> Vec<PathBuf> {
-    let c = &run.config;
-    match (&c.train_file, &c.dev_file) {
-        (Some(t), Some(d)) => vec![t.clone(), d.clone()],
-        _ => match Task::parse(&c.task) {
-            Some(task) => {
-                let dir = locations::task_dir(task, c.data_dir.as_deref());
-                [Split::Train, Split::Dev].iter().map(|s| dir.join(task.file_name(*s))).collect()
-            }
-            None => Vec::new(),
-        },
-    }
+/// The files a run reads, and the Hub dataset they come from.
+fn data_files(run: &PlannedRun) -> Result<DataFiles> {
+    source::data_files(&run.config).map_err(|e| stabletune_train::TrainError::from(e).into())
 }
 
 pub fn record(name: &str, source: Option<&Path>, text: &str, runs: &[PlannedRun]) -> Result<StudyRecord> {
     let mut models = BTreeMap::new();
     let mut data = BTreeMap::new();
+    let mut datasets = BTreeMap::new();
     for run in runs {
         if !models.contains_key(&run.config.model) {
             let dir = Path::new(&run.config.model);
@@ -88,10 +92,25 @@ pub fn record(name: &str, source: Option<&Path>, text: &str, runs: &[PlannedRun]
             }
             models.insert(run.config.model.clone(), files);
         }
-        for f in data_files(run) {
-            let key = f.display().to_string();
-            if !data.contains_key(&key) && f.is_file() {
-                data.insert(key, sha256_file(&f)?);
+        let read = data_files(run)?;
+        for (key, f) in read.files {
+            let hashes = match &read.hub {
+                Some(h) => {
+                    &mut datasets
+                        .entry(format!("{}/{}", h.repo, h.config))
+                        .or_insert_with(|| DatasetRecord {
+                            repository: h.repo.clone(),
+                            config: h.config.clone(),
+                            revision: h.revision.clone(),
+                            commit: h.commit.clone(),
+                            files: BTreeMap::new(),
+                        })
+                        .files
+                }
+                None => &mut data,
+            };
+            if !hashes.contains_key(&key) && f.is_file() {
+                hashes.insert(key, sha256_file(&f)?);
             }
         }
     }
@@ -109,6 +128,7 @@ pub fn record(name: &str, source: Option<&Path>, text: &str, runs: &[PlannedRun]
         runs: runs.len(),
         models,
         data,
+        datasets,
         written_at_unix: crate::store::now(),
     })
 }

@@ -365,3 +365,37 @@ fn download(repo: &str, config: Option<&str>, revision: &str, cache: &Path) -> R
         d
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_files_in_every_form_datasets_accepts() {
+        let yaml = |s: &str| YamlLoader::load_from_str(s).unwrap().remove(0);
+        let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(data_files(&yaml("data.csv")), Some(vec![("train".into(), p(&["data.csv"]))]));
+        assert_eq!(data_files(&yaml("[a.csv, b.csv]")), Some(vec![("train".into(), p(&["a.csv", "b.csv"]))]));
+        assert_eq!(
+            data_files(&yaml("- split: train\n  path: [x/*.parquet]\n- split: test\n  path: y/*")),
+            Some(vec![("train".into(), p(&["x/*.parquet"])), ("test".into(), p(&["y/*"]))])
+        );
+        assert_eq!(
+            data_files(&yaml("train: t/**/*.parquet\nvalidation: [v.parquet]")),
+            Some(vec![("train".into(), p(&["t/**/*.parquet"])), ("validation".into(), p(&["v.parquet"]))])
+        );
+        assert_eq!(data_files(&yaml("3")), None);
+    }
+
+    #[test]
+    fn globs_stay_within_a_segment_unless_double_starred() {
+        let files: Vec<String> =
+            ["rte/train-0.parquet", "rte/train/x.parquet", "data/a/b/train.parquet", "README.md"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        assert_eq!(match_patterns(&["rte/train-*".into()], &files), ["rte/train-0.parquet"]);
+        assert_eq!(match_patterns(&["data/**/train.parquet".into()], &files), ["data/a/b/train.parquet"]);
+        assert!(match_patterns(&["rte/*".into()], &files).iter().all(|f| f.matches('/').count() == 1));
+    }
+}

@@ -412,3 +412,56 @@ fn glue_labels(cols: &mut Columns, schema: crate::data::HubSchema, data: &HubDat
     cols.class_names = Some(tsv.iter().map(|s| s.to_string()).collect());
     Ok(())
 }
+
+/// The files a run reads, for a study's record: local paths, and the Hub dataset they come from.
+pub struct DataFiles {
+    /// (what to call the file in the record, the local file).
+    pub files: Vec<(String, PathBuf)>,
+    /// The Hub dataset resolved (its repository, config, revision and commit), when there is one.
+    pub hub: Option<HubData>,
+}
+
+/// What [`load`] reads for `cfg`: GLUE TSV files, the user's files (a `save_to_disk` folder's data
+/// files), or a Hub dataset's train and dev files, named by their path in the repository.
+pub fn data_files(cfg: &TrainConfig) -> Result<DataFiles> {
+    let spec = DataSpec::of(cfg);
+    let local = |paths: Vec<PathBuf>| {
+        let mut files = Vec::new();
+        for p in paths {
+            if p.is_dir() {
+                let mut inside: Vec<PathBuf> = std::fs::read_dir(&p)
+                    .map_err(|source| DataError::Io { path: p.clone(), source })?
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|f| f.is_file())
+                    .collect();
+                inside.sort();
+                files.extend(inside.into_iter().map(|f| (f.display().to_string(), f)));
+            } else {
+                files.push((p.display().to_string(), p));
+            }
+        }
+        Ok(DataFiles { files, hub: None })
+    };
+    if let (Some(t), Some(d)) = (&spec.train_file, &spec.dev_file) {
+        return local(vec![t.clone(), d.clone()]);
+    }
+    if let Some(repo) = &spec.dataset {
+        let read = read_hub(&spec, repo, false)?;
+        let data = read.hub.expect("a Hub read records its dataset");
+        let mut files = Vec::new();
+        for split in &read.splits {
+            for (repo_path, path) in data.split(&split.name).unwrap_or_default() {
+                files.push((format!("{}/{repo_path}", data.repo), path.clone()));
+            }
+        }
+        return Ok(DataFiles { files, hub: Some(data) });
+    }
+    match Task::parse(&spec.task) {
+        Some(task) => {
+            let dir = locations::task_dir(task, spec.data_dir.as_deref());
+            local([Split::Train, Split::Dev].iter().map(|s| dir.join(task.file_name(*s))).collect())
+        }
+        None => Ok(DataFiles { files: Vec::new(), hub: None }),
+    }
+}
