@@ -15,6 +15,7 @@ pub mod runner;
 pub mod slurm;
 pub mod spec;
 pub mod status;
+mod waiting;
 pub mod store;
 
 pub use error::{Result, StudyError};

@@ -13,7 +13,8 @@ use crate::early_stop::{self, at_decision_point, EarlyStopping, Group, RunState}
 use crate::error::{Result, StudyError};
 use crate::fence::Fence;
 use crate::plan::PlannedRun;
-use crate::store::{Beat, Claim, ClaimInfo, Claimant, Store};
+use crate::store::{Beat, ClaimInfo, Claimant, Store};
+use crate::waiting::{keep_waiting, Wait, WaitOutcome};
 use stabletune_train::metrics::Metrics;
 use stabletune_train::run_dir::WriteFence;
 use stabletune_train::trainer::train_cached;
@@ -229,13 +230,6 @@ impl Observer for WorkerObserver<'_> {
             || self.fence.lost()
             || self.pause.as_ref().is_some_and(|p| p.paused.is_some())
     }
-}
-
-/// What the workers of a process share while they wait: the last state of what they wait for, and since
-/// when (monotonic) it has not changed.
-struct Wait {
-    key: u64,
-    since: Instant,
 }
 
 /// Trains every unfinished run of `runs` that no live worker holds, this shard's first.
@@ -502,7 +496,7 @@ fn pause_rule(
 }
 
 /// Takes every decision that can be taken.
-fn decide_all(
+pub(crate) fn decide_all(
     store: &Store,
     runs: &[PlannedRun],
     opts: &RunnerOptions,
@@ -524,132 +518,6 @@ fn decide_all(
         }
     }
     Ok(())
-}
-
-enum WaitOutcome {
-    /// Every run of the shard has ended.
-    Done,
-    /// Runs of the shard (this many) are held elsewhere or wait for a decision: look again soon.
-    Wait(usize),
-    /// Nothing waited for has moved for `max_wait`: each run still open, and why.
-    GiveUp(Vec<String>),
-}
-
-/// With nothing to claim: whether runs of this shard are still open, and whether to wait for them.
-fn keep_waiting(
-    store: &Store,
-    runs: &[PlannedRun],
-    opts: &RunnerOptions,
-    groups: &[Group],
-    on_event: &(dyn Fn(Event) + Sync),
-    wait: &Mutex<Wait>,
-) -> Result<WaitOutcome> {
-    decide_all(store, runs, opts, groups, on_event)?;
-    let blocked = open_runs(store, runs, opts, groups);
-    if blocked.is_empty() {
-        return Ok(WaitOutcome::Done);
-    }
-    // What is waited for, as a key: a beat, a run reaching its decision point or a decision changes it.
-    let key = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        for (id, why) in &blocked {
-            (id, why.moved).hash(&mut h);
-        }
-        h.finish()
-    };
-    let mut w = wait.lock().expect("lock");
-    if w.key != key {
-        *w = Wait { key, since: Instant::now() };
-    }
-    if w.since.elapsed() >= opts.max_wait {
-        return Ok(WaitOutcome::GiveUp(
-            blocked.into_iter().map(|(id, why)| format!("{id}: {}", why.text)).collect(),
-        ));
-    }
-    Ok(WaitOutcome::Wait(blocked.len()))
-}
-
-/// Why an open run of the shard cannot be trained by this process now.
-struct Why {
-    /// Shown to the user.
-    text: String,
-    /// What changes when the run moves (its holder's beat, its state), for the wait's key.
-    moved: u64,
-}
-
-/// The runs of this shard that have not ended, each with why it is not being trained here.
-fn open_runs(
-    store: &Store,
-    runs: &[PlannedRun],
-    opts: &RunnerOptions,
-    groups: &[Group],
-) -> Vec<(String, Why)> {
-    let mut out = Vec::new();
-    for (i, run) in runs.iter().enumerate() {
-        if opts.shard.is_some_and(|s| !s.contains(i)) || store.finished(&run.id).is_some() {
-            continue;
-        }
-        let why = match store.claim(&run.id) {
-            Claim::Held(c, beat) => {
-                let beat = beat.unwrap_or_default();
-                Why {
-                    text: format!(
-                        "held by {}:{} (worker {}), step {}/{}, seen unchanged for {} s",
-                        c.host,
-                        c.pid,
-                        c.worker,
-                        beat.step,
-                        beat.total_steps,
-                        store.unchanged_for(&run.id)
-                    ),
-                    moved: beat.count ^ c.token,
-                }
-            }
-            Claim::Unreadable(bytes) => Why {
-                text: format!(
-                    "its claim file is unreadable ({} bytes); taken over once unchanged past the stale limit",
-                    bytes.len()
-                ),
-                moved: bytes.len() as u64,
-            },
-            Claim::Free => match waiting_for(store, runs, opts, groups, i) {
-                Some(text) => {
-                    use std::hash::{Hash, Hasher};
-                    let mut h = std::collections::hash_map::DefaultHasher::new();
-                    text.hash(&mut h);
-                    Why { moved: h.finish(), text }
-                }
-                None => Why { text: "not claimed yet".into(), moved: 0 },
-            },
-        };
-        out.push((run.id.clone(), why));
-    }
-    out
-}
-
-/// For a run at its group's decision point: the runs the decision still waits for.
-fn waiting_for(
-    store: &Store,
-    runs: &[PlannedRun],
-    opts: &RunnerOptions,
-    groups: &[Group],
-    i: usize,
-) -> Option<String> {
-    let es = opts.early_stopping.as_ref()?;
-    let group = groups.iter().find(|g| g.runs.contains(&i))?;
-    let pending: Vec<&str> = group
-        .runs
-        .iter()
-        .filter(|&&j| matches!(early_stop::run_state(&store.run_dir(&runs[j].id), es), RunState::Before))
-        .map(|&j| runs[j].id.as_str())
-        .collect();
-    Some(format!(
-        "waits at the decision point for the early-stopping decision of {}, which needs {} more run(s) to get there: {}",
-        group.key,
-        pending.len(),
-        pending.join(", ")
-    ))
 }
 
 #[cfg(test)]
