@@ -38,7 +38,7 @@ figures=$(grep -o '"file": "figures/[^"]*"' "$DIR/study/report/report.json" | wc
 svgs=$(grep -o '<svg' "$DIR/dom.html" | wc -l)
 [ "$figures" -ge 6 ] || { echo "only $figures figures in report.json"; fail=1; }
 [ "$svgs" = "$figures" ] || { echo "the rendered page has $svgs SVGs for $figures figures"; fail=1; }
-for text in "Stability over seeds (Table 1)" "Is the difference real?" "Recommendation." "devlin2019" "mosbach2021" "Runs"; do
+for text in "Stability over seeds (Table 1)" "What the tests support" "The paper's comparison:" "diverged" "Recommendation." "devlin2019" "mosbach2021" "Runs"; do
     grep -qF "$text" "$DIR/dom.html" || { echo "the rendered page lacks: $text"; fail=1; }
 done
 # Each figure's axes were drawn with text (a broken SVG renders as nothing).

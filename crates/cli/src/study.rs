@@ -29,6 +29,9 @@ pub enum StudyCommand {
         /// demo, table1, fig3-downsampling, fig9-ablation or dodge-grid.
         name: Option<String>,
     },
+    /// Why runs failed: per task and configuration, the failed and the successful run of lowest seed, their
+    /// layer-reset perplexities (Fig. 2) and loss surfaces (Fig. 7, 13), stored under DIR/analyses/.
+    Analyze(crate::analyze::StudyAnalyzeArgs),
 }
 
 #[derive(Args)]
@@ -88,6 +91,7 @@ pub fn run(command: StudyCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         StudyCommand::Slurm(args) => slurm(args),
+        StudyCommand::Analyze(args) => crate::analyze::study(args).map(|()| ExitCode::SUCCESS),
         StudyCommand::Show { name } => {
             match name.as_deref().and_then(presets::preset) {
                 Some(text) => print!("{text}"),
@@ -183,7 +187,9 @@ fn run_study(args: RunArgs) -> Result<ExitCode> {
         stop: stop.clone(),
         // Several beats within the stale limit, so a live holder never looks silent: every 10 s, or a quarter
         // of a short limit.
-        heartbeat_every: Duration::from_secs_f64((study.spec.execution.stale_after_seconds as f64 / 4.0).clamp(0.5, 10.0)),
+        heartbeat_every: Duration::from_secs_f64(
+            (study.spec.execution.stale_after_seconds as f64 / 4.0).clamp(0.5, 10.0),
+        ),
         early_stopping: study.spec.early_stopping.clone(),
         max_wait: Duration::from_secs(study.spec.execution.max_wait()),
     };
@@ -392,7 +398,7 @@ impl Progress {
                     st.2.push(worker);
                     drop(st);
                     self.say(format!(
-                        "[w{worker}] waiting: {runs} run(s) of this shard are held by other processes or wait for \
+                        "[w{worker}] waiting: {runs} run(s) of this shard are held by other workers or processes, or wait for \
                          an early-stopping decision"
                     ));
                 }

@@ -389,7 +389,7 @@ fn mean_sentence(c: &Comparison, x: &Row, y: &Row) -> String {
     match c.welch.p_holm {
         Some(_) if c.welch.significant() => format!(
             "{cx} has a {} mean than {cy} ({means}): statistically significant at Holm-adjusted p < {ALPHA} by \
-             Welch's t-test ({}).",
+             Welch's t-test: {}.",
             if x.mean > y.mean { "higher" } else { "lower" },
             c.welch.text("Welch")
         ),
@@ -411,7 +411,7 @@ fn rank_sentence(c: &Comparison) -> String {
             let (hi, lo) = if c.first_scores_higher { (cx, cy) } else { (cy, cx) };
             format!(
                 "{hi}'s runs tend to score higher than {lo}'s: statistically significant at Holm-adjusted p < {ALPHA} by \
-                 the Mann-Whitney U test ({}).",
+                 the Mann-Whitney U test: {}.",
                 mw.text("Mann-Whitney")
             )
         }

@@ -225,7 +225,7 @@ fn welch_decides_the_mean_and_mann_whitney_is_worded_as_what_it_tests() {
             || text.contains(&format!("{lo} has a lower mean than {hi}")),
         "{text}"
     );
-    assert!(text.contains("by Welch's t-test (Welch p = "), "{text}");
+    assert!(text.contains("by Welch's t-test: Welch p = "), "{text}");
     assert!(text.contains(&format!("{hi}'s runs tend to score higher than {lo}'s")), "{text}");
     assert!(text.contains("statistically significant at Holm-adjusted p < 0.05"), "{text}");
 }
