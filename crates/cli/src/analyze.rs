@@ -23,15 +23,28 @@ pub enum AnalyzeCommand {
 
 #[derive(Args)]
 pub struct SurfaceArgs {
-    /// The pretrained model [default: the failed run's own model].
-    #[arg(long)]
-    pub pretrained: Option<PathBuf>,
     /// A failed run's directory (θf).
     #[arg(long)]
     pub failed: PathBuf,
     /// A successful run's directory (θs).
     #[arg(long)]
     pub successful: PathBuf,
+    /// The pretrained model [default: the failed run's own model].
+    #[arg(long)]
+    pub pretrained: Option<PathBuf>,
+    #[command(flatten)]
+    pub grid: GridFlags,
+    /// Where to write surface.json and the figures.
+    #[arg(long, default_value = "analyses/surface")]
+    pub out: PathBuf,
+    /// Threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+/// The surface's grid.
+#[derive(Args, Clone)]
+pub struct GridFlags {
     /// Grid points per axis.
     #[arg(long, default_value_t = 40)]
     pub points: usize,
@@ -44,12 +57,6 @@ pub struct SurfaceArgs {
     /// Skip the gradient norms (Fig. 13): forward passes only.
     #[arg(long)]
     pub no_grad_norm: bool,
-    /// Where to write surface.json and the figures.
-    #[arg(long, default_value = "analyses/surface")]
-    pub out: PathBuf,
-    /// Threads (0: one per core).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
 }
 
 #[derive(Args)]
@@ -60,12 +67,22 @@ pub struct LayerResetArgs {
     /// The pretrained model [default: the runs' own model].
     #[arg(long)]
     pub pretrained: Option<PathBuf>,
-    /// The text whose perplexity is measured [default: ASSETS/wikitext-2-raw/wiki.test.raw].
-    #[arg(long)]
-    pub text: Option<PathBuf>,
+    #[command(flatten)]
+    pub reset: ResetFlags,
     /// Where to write <run>/layer_reset.json and fig2-layer-reset.svg.
     #[arg(long, default_value = "analyses")]
     pub out: PathBuf,
+    /// Threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+/// The layer-reset settings.
+#[derive(Args, Clone)]
+pub struct ResetFlags {
+    /// The text whose perplexity is measured [default: ASSETS/wikitext-2-raw/wiki.test.raw].
+    #[arg(long)]
+    pub text: Option<PathBuf>,
     /// Seed of the masks (the same for every k and every run).
     #[arg(long, default_value_t = 42)]
     pub mask_seed: u64,
@@ -91,6 +108,20 @@ pub struct LayerResetArgs {
     /// Where fitted heads are cached [default: $STABLETUNE_CACHE/mlm-heads, else ~/.cache/stabletune/mlm-heads].
     #[arg(long)]
     pub head_cache: Option<PathBuf>,
+}
+
+/// `stabletune study analyze DIR`.
+#[derive(Args)]
+pub struct StudyAnalyzeArgs {
+    /// The study's folder.
+    pub dir: PathBuf,
+    /// The pretrained model [default: each run's own model].
+    #[arg(long)]
+    pub pretrained: Option<PathBuf>,
+    #[command(flatten)]
+    pub reset: ResetFlags,
+    #[command(flatten)]
+    pub grid: GridFlags,
     /// Threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -116,9 +147,9 @@ pub fn head_cache() -> Option<PathBuf> {
 }
 
 /// The layer-reset settings of the command line (also used by `study analyze`).
-pub fn reset_options(args: &LayerResetArgs) -> ResetOptions {
+pub fn reset_options(args: &ResetFlags, pretrained: Option<PathBuf>) -> ResetOptions {
     ResetOptions {
-        pretrained: args.pretrained.clone(),
+        pretrained,
         text: args.text.clone().unwrap_or_else(|| wikitext("wiki.test.raw")),
         mask_seed: args.mask_seed,
         block: args.block,
@@ -138,7 +169,7 @@ pub fn reset_options(args: &LayerResetArgs) -> ResetOptions {
 }
 
 fn layer_reset(args: LayerResetArgs) -> Result<()> {
-    let opts = reset_options(&args);
+    let opts = reset_options(&args.reset, args.pretrained.clone());
     let pool = stabletune_engine::par::thread_pool(args.threads);
     let started = std::time::Instant::now();
     let results = pool.install(|| analyze_runs(&args.runs, &opts))?;
@@ -171,7 +202,7 @@ fn layer_reset(args: LayerResetArgs) -> Result<()> {
 }
 
 /// The surface settings of the command line.
-pub fn surface_options(args: &SurfaceArgs) -> SurfaceOptions {
+pub fn surface_options(args: &GridFlags) -> SurfaceOptions {
     SurfaceOptions {
         points: args.points,
         range: args.range,
@@ -182,7 +213,7 @@ pub fn surface_options(args: &SurfaceArgs) -> SurfaceOptions {
 }
 
 fn surface(args: SurfaceArgs) -> Result<()> {
-    let opts = surface_options(&args);
+    let opts = surface_options(&args.grid);
     let pool = stabletune_engine::par::thread_pool(args.threads);
     let s =
         pool.install(|| analyze_surface(args.pretrained.as_deref(), &args.failed, &args.successful, &opts))?;
@@ -195,6 +226,49 @@ fn surface(args: SurfaceArgs) -> Result<()> {
         }
     }
     println!("{} x {} points on {} examples in {:.1} s", s.points, s.points, s.examples, s.seconds);
+    Ok(())
+}
+
+/// `stabletune study analyze DIR`.
+pub fn study(args: StudyAnalyzeArgs) -> Result<()> {
+    let reset = reset_options(&args.reset, args.pretrained.clone());
+    let surface = surface_options(&args.grid);
+    let pool = stabletune_engine::par::thread_pool(args.threads);
+    let started = std::time::Instant::now();
+    let pairs = stabletune_analysis::study::pairs(&args.dir)?;
+    if pairs.is_empty() {
+        println!(
+            "{}: no task and configuration has both a failed and a successful finished run",
+            args.dir.display()
+        );
+        return Ok(());
+    }
+    for p in &pairs {
+        println!(
+            "{} / {}: failed {}, successful {}",
+            p.task,
+            p.configuration,
+            p.failed.display(),
+            p.successful.display()
+        );
+    }
+    let done = pool.install(|| stabletune_analysis::study::analyze_study(&args.dir, &reset, &surface))?;
+    for p in &done.layer_reset {
+        println!("{}", p.display());
+    }
+    for (path, s) in &done.surfaces {
+        println!("{}", path.display());
+        let dir = path.parent().expect("surface.json has a folder");
+        for fig in surface_figures(s, "")? {
+            println!("{}", write_figure(dir, &fig)?.display());
+        }
+    }
+    println!(
+        "analyses in {}/analyses ({:.0} s); `stabletune report {}` draws them",
+        args.dir.display(),
+        started.elapsed().as_secs_f64(),
+        args.dir.display()
+    );
     Ok(())
 }
 

@@ -136,7 +136,9 @@ pub fn analyse_with(
     let tasks = verdicts::verdicts(&groups, &rows, &runs);
     let paper = paper::rows_for(&groups::tasks(&groups));
     let dodge = dodge_grids(&groups, &runs);
-    let figures = make_figures(&groups, &rows, &runs, options)?;
+    let mut figures = make_figures(&groups, &rows, &runs, options)?;
+    // Fig. 2 and 7/13 from the study's stored analyses (`study analyze`), or how to produce them.
+    figures.extend(figures::analyses::analysis_figures(&sources, &runs)?);
     let schedules = load_schedules(&sources, &runs)?;
     Ok(Report {
         sources,

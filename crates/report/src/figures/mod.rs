@@ -1,6 +1,7 @@
 //! The paper's figures as SVG, drawn with `plotters`. Text is laid out with DejaVu Sans (embedded, so
 //! no system font is needed) and named `sans-serif` in the SVG, so any viewer can draw it.
 
+pub mod analyses;
 mod curves;
 mod distributions;
 pub mod layer_reset;
