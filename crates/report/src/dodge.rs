@@ -214,7 +214,8 @@ share SS/SS_total is biased up: a seed with no effect at all still takes about d
 5 x 5 grid). The unbiased columns: ω² = (SS - df MS_res) / (SS_total + MS_res), the share corrected for chance \
 (at or below 0: no effect beyond chance), and σ, the square root of the seed's variance component \
 (MS - MS_res) / k, k the runs at each level of the seed, clipped at 0: the spread of the metric this seed alone \
-causes, in the metric's units.";
+causes, in the metric's units. The p-values in brackets (the ANOVA's F tests and Spearman's) are unadjusted: each \
+grid is its own analysis, not one of a family of comparisons.";
 
 /// The section as blocks, rendered alike by the HTML and Markdown writers: heading, caption, one
 /// row per analysed grid, and the grids left out with the cells that keep them out.
@@ -232,16 +233,16 @@ pub(crate) fn blocks(grids: &[DodgeGrid]) -> Vec<crate::render::Block> {
         "task",
         "configuration",
         "grid (init x data x runs)",
-        "init SS/SS_total (p)",
+        "init SS/SS_total (unadjusted p)",
         "init ω²",
         "init σ",
-        "data SS/SS_total (p)",
+        "data SS/SS_total (unadjusted p)",
         "data ω²",
         "data σ",
-        "interaction SS/SS_total (p), ω², σ",
+        "interaction SS/SS_total (unadjusted p), ω², σ",
         "residual SS/SS_total",
         "early step",
-        "Spearman (p)",
+        "Spearman (unadjusted p)",
     ];
     let rows = grids
         .iter()
