@@ -298,6 +298,13 @@ fn read_hub(spec: &DataSpec, repo: &str, all: bool) -> Result<Splits> {
         .clone()
         .or_else(|| glue.and_then(|t| t.hub_schema()).map(|s| s.config.to_string()));
     let data = hub_data::resolve(repo, config.as_deref(), spec.dataset_revision.as_deref())?;
+    read_hub_data(spec, data, all)
+}
+
+/// Reads a resolved Hub dataset as [`read`] does (`data` from [`hub_data::resolve_in`], for a cache
+/// of one's own).
+pub fn read_hub_data(spec: &DataSpec, data: HubData, all: bool) -> Result<Splits> {
+    let glue = spec.hub_glue_task();
     // Which Hub splits to read, under which names, and whether they carry labels.
     let mut wanted: Vec<(String, bool)> = match glue {
         Some(task) => {

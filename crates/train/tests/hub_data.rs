@@ -7,7 +7,7 @@
 use stabletune_train::dataset::Labels;
 use stabletune_train::hub_data::resolve_in;
 use stabletune_train::metrics::{majority_baseline, Metric};
-use stabletune_train::source::{read, DataSpec, Splits};
+use stabletune_train::source::{read, read_hub_data, DataSpec, Splits};
 use stabletune_train::Example;
 use std::path::{Path, PathBuf};
 
@@ -249,4 +249,56 @@ fn bad_input_names_the_file_and_the_column_or_split() {
     );
     let err = error_of(&own(&fixtures().join("save-to-disk"), "sentence1"));
     assert!(err.contains("save-to-disk") && err.contains("state.json"), "{err}");
+}
+
+/// Rewrites a Parquet file without its schema metadata (no `huggingface` key), with arrow-rs's writer.
+fn strip_metadata(from: &Path, to: &Path) {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(from).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    let schema = std::sync::Arc::new(arrow_schema::Schema::new(batches[0].schema().fields().clone()));
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(to).unwrap(), schema.clone(), None)
+            .unwrap();
+    for b in batches {
+        writer
+            .write(&arrow_array::RecordBatch::try_new(schema.clone(), b.columns().to_vec()).unwrap())
+            .unwrap();
+    }
+    writer.close().unwrap();
+}
+
+#[test]
+fn class_names_come_from_the_card_when_the_files_lack_them() {
+    let cache = tempfile::tempdir().unwrap();
+    let commit = "958bd6e8abb417576d0a8e97d9b70366798d0e8f";
+    let repo = cache.path().join("datasets--nyu-mll--glue");
+    let snap = repo.join("snapshots").join(commit);
+    std::fs::create_dir_all(snap.join("rte")).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), commit).unwrap();
+    std::fs::copy(snapshot().join("README.md"), snap.join("README.md")).unwrap();
+    for split in ["train", "validation"] {
+        let file = format!("rte/{split}-00000-of-00001.parquet");
+        strip_metadata(&snapshot().join(&file), &snap.join(&file));
+    }
+    let data = resolve_in("nyu-mll/glue", Some("rte"), "main", cache.path(), false).unwrap();
+    assert_eq!(data.card_class_names["label"], ["entailment", "not_entailment"]);
+    let hub = read_hub_data(&DataSpec { dataset: Some("nyu-mll/glue".into()), ..spec("rte") }, data, false)
+        .unwrap();
+    let rte = tsv_subset("RTE", 96, 64);
+    let tsv = read(&DataSpec { data_dir: Some(rte.path().into()), ..spec("rte") }, false).unwrap();
+    assert_same_data(&tsv, &hub);
+    // Without names anywhere the ids cannot be checked against GLUE's labels: refused.
+    std::fs::write(snap.join("README.md"), "---\nconfigs:\n- config_name: rte\n  data_files:\n  - split: train\n    path: rte/train-*\n  - split: validation\n    path: rte/validation-*\n---\n").unwrap();
+    let data = resolve_in("nyu-mll/glue", Some("rte"), "main", cache.path(), false).unwrap();
+    let err =
+        match read_hub_data(&DataSpec { dataset: Some("nyu-mll/glue".into()), ..spec("rte") }, data, false) {
+            Ok(_) => panic!("no class names: expected an error"),
+            Err(e) => e.to_string(),
+        };
+    assert!(err.contains("train-00000-of-00001.parquet") && err.contains("no ClassLabel names"), "{err}");
 }
