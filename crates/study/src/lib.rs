@@ -15,8 +15,8 @@ pub mod runner;
 pub mod slurm;
 pub mod spec;
 pub mod status;
-mod waiting;
 pub mod store;
+mod waiting;
 
 pub use error::{Result, StudyError};
 pub use plan::PlannedRun;
