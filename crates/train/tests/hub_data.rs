@@ -302,3 +302,27 @@ fn class_names_come_from_the_card_when_the_files_lack_them() {
         };
     assert!(err.contains("train-00000-of-00001.parquet") && err.contains("no ClassLabel names"), "{err}");
 }
+
+#[test]
+fn a_null_text_is_an_error_naming_the_row_and_column() {
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nulls.parquet");
+    let batch = RecordBatch::try_from_iter([
+        ("sentence", std::sync::Arc::new(StringArray::from(vec![Some("a"), None])) as ArrayRef),
+        ("label", std::sync::Arc::new(Int64Array::from(vec![0, 1])) as ArrayRef),
+    ])
+    .unwrap();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None)
+            .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let err = error_of(&DataSpec {
+        train_file: Some(path.clone()),
+        dev_file: Some(path),
+        text_a_column: Some("sentence".into()),
+        ..spec("own")
+    });
+    assert!(err.contains("nulls.parquet") && err.contains("row 2: column \"sentence\" is null"), "{err}");
+}

@@ -42,7 +42,8 @@ pub struct Columns {
     pub text_a: Vec<Option<String>>,
     pub text_b: Option<Vec<Option<String>>>,
     pub label: Option<LabelValues>,
-    /// The label column's name and Arrow type, for messages.
+    /// The columns' names (text, second text, label) and the label's Arrow type, for messages.
+    pub text_columns: (String, Option<String>),
     pub label_column: String,
     pub label_type: Option<DataType>,
     /// `ClassLabel` names of the label column, in label-id order, when the data has them.
@@ -293,6 +294,7 @@ fn columns_of(path: &Path, schema: &SchemaRef, batches: &[RecordBatch], wanted: 
         text_a,
         text_b,
         label,
+        text_columns: (wanted.text_a.to_string(), wanted.text_b.map(String::from)),
         label_column: wanted.label.unwrap_or_default().to_string(),
         label_type,
         class_names: None,
@@ -361,8 +363,12 @@ pub fn to_examples(cols: &Columns, regression: bool, unlabelled_ok: bool) -> Res
         let text = |values: &[Option<String>], name: &str| {
             values[i].clone().ok_or_else(|| err(format!("row {row}: column {name:?} is null")))
         };
-        let text_a = text(&cols.text_a, "text_a")?;
-        let text_b = cols.text_b.as_ref().map(|b| text(b, "text_b")).transpose()?;
+        let text_a = text(&cols.text_a, &cols.text_columns.0)?;
+        let text_b = cols
+            .text_b
+            .as_ref()
+            .map(|b| text(b, cols.text_columns.1.as_deref().unwrap_or_default()))
+            .transpose()?;
         let unlabelled = |what: &str| {
             if unlabelled_ok {
                 Ok(None)
