@@ -94,7 +94,8 @@ pub fn analyze_runs(run_dirs: &[PathBuf], opts: &ResetOptions) -> Result<Vec<Lay
         out.push(LayerReset {
             run: run.dir.display().to_string(),
             name: run.name(),
-            task: run.summary.as_ref().map(|s| s.task.clone()).or_else(|| Some(run.config.task.clone())),
+            // As config.toml names it (lower case), as the report and the surfaces name tasks.
+            task: Some(run.config.task.clone()),
             recipe: Some(run.config.recipe.name().to_string()),
             init_seed: Some(run.config.init_seed),
             failed: run.failed(),

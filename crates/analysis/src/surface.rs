@@ -151,6 +151,8 @@ pub fn evaluate_points(
     let base = &ends.pretrained;
     // A few points per task: each task owns one copy of the weights and a workspace.
     let per_task = coords.len().div_ceil(rayon::current_num_threads().max(1) * 4).max(1);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let started = std::time::Instant::now();
     let chunks: Vec<Result<Vec<PointValue>>> = coords
         .par_chunks(per_task)
         .map(|chunk| {
@@ -166,7 +168,15 @@ pub fn evaluate_points(
                 .iter()
                 .map(|&(a, b)| {
                     point(p, &d1, &d2, a, b, &mut model.params.values);
-                    loss_and_norm(&model, data, opts.eval_batch, opts.grad_norm, &mut ws, &mut grads)
+                    let value =
+                        loss_and_norm(&model, data, opts.eval_batch, opts.grad_norm, &mut ws, &mut grads);
+                    // Progress (the order of these lines depends on scheduling; the results do not).
+                    let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    if n % (coords.len() / 10).max(1) == 0 {
+                        let secs = started.elapsed().as_secs_f64();
+                        tracing::info!("surface: {n} of {} points, {secs:.0} s", coords.len());
+                    }
+                    value
                 })
                 .collect()
         })
