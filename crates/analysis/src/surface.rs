@@ -172,7 +172,7 @@ pub fn evaluate_points(
                         loss_and_norm(&model, data, opts.eval_batch, opts.grad_norm, &mut ws, &mut grads);
                     // Progress (the order of these lines depends on scheduling; the results do not).
                     let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                    if n % (coords.len() / 10).max(1) == 0 {
+                    if n.is_multiple_of((coords.len() / 10).max(1)) {
                         let secs = started.elapsed().as_secs_f64();
                         tracing::info!("surface: {n} of {} points, {secs:.0} s", coords.len());
                     }
