@@ -334,7 +334,9 @@ fn the_report_files_are_written_and_self_contained() {
             "fig4-grad-norms-rte",
             "fig8b-metric-vs-loss-rte",
             "evp-rte",
-            "fig6-bias-correction"
+            "fig6-bias-correction",
+            // The paper's analyses (Fig. 2, 7/13) are not computed yet: the report says how to produce them.
+            "fig2-fig7-not-computed"
         ]
     );
     for f in &r.figures {
