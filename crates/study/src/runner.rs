@@ -425,6 +425,10 @@ fn claim_next<'r>(
     for i in order {
         let run = &runs[i];
         if store.finished(&run.id).is_some() {
+            // A holder killed between writing the summary and releasing its claim left the claim behind.
+            if store.claim_file(&run.id).exists() {
+                store.sweep_ended(&run.id, me, opts.stale_after);
+            }
             continue;
         }
         if !schedule_allows(store, runs, opts, groups, i)? {

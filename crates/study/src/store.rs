@@ -274,13 +274,47 @@ impl Store {
         renamed
     }
 
-    /// Writes this holder's beat (its own file; the claim file is never touched).
+    /// Writes this holder's beat (its own file; the claim file is never touched). Replaced by a rename, but
+    /// not flushed to disk: a beat lost in a power cut only makes the claim look older, which is safe.
     fn beat(&self, id: &str, info: &ClaimInfo, beat: &mut Beat) -> Result<()> {
         beat.count += 1;
         beat.time = now();
         let text = serde_json::to_string(beat).expect("serialisable");
-        stabletune_model::checkpoint::write_atomic(&self.beat_path(id, info.token), text.as_bytes())?;
+        let path = self.beat_path(id, info.token);
+        let tmp = stabletune_model::checkpoint::temporary_beside(&path);
+        if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(&path)(e));
+        }
         Ok(())
+    }
+
+    /// Removes what claims of run `id` left behind (holders killed while they held it or took it over):
+    /// called once the run has ended, when nobody beats for it any more.
+    fn remove_leftovers(&self, id: &str) {
+        let dir = self.root.join("claims");
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            // `<id>.<token>.beat`, a claim renamed aside (`<id>.stale-…`, `<id>.release-…`) by a process
+            // killed before it removed it, or a temporary `.<id>.….tmp`; never the claim `<id>.json`.
+            let aside = name.starts_with(&format!("{id}.")) && name != format!("{id}.json");
+            if aside || (name.starts_with(&format!(".{id}.")) && name.ends_with(".tmp")) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+
+    /// Clears what claims left of an ended run: a claim file whose holder is known gone or stale (killed
+    /// between writing the summary and releasing the claim), then beats and temporary files.
+    pub fn sweep_ended(&self, id: &str, me: &Claimant, stale_after: u64) {
+        let claim = self.claim(id);
+        if claim != Claim::Free
+            && !(self.is_stale(id, &claim, me, stale_after)
+                && self.take_aside(id, &claim, &format!("ended-{}-{:x}", me.pid, me.token)))
+        {
+            return;
+        }
+        self.remove_leftovers(id);
     }
 
     /// Beats for a claim this process holds, with the run's progress; false (and nothing written) when the
@@ -300,6 +334,9 @@ impl Store {
             && self.take_aside(id, &mine, &format!("release-{}-{:x}", info.pid, info.token))
         {
             let _ = std::fs::remove_file(self.beat_path(id, info.token));
+            if self.finished(id).is_some() {
+                self.remove_leftovers(id);
+            }
         }
     }
 }
