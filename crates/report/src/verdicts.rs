@@ -189,20 +189,14 @@ fn task_verdict(task: &str, samples: &[Sample]) -> TaskVerdict {
         ));
     }
     let headline_pair = (by_std.len() >= 2).then(|| (by_std[0], by_std[1]));
-    let mut pairs: Vec<Comparison> = Vec::new();
-    if let Some((a, b)) = headline_pair {
-        pairs.push(compare(task, a, b));
-    }
+    // The paper's pair first, oriented smallest std first; then every other pair in table order.
+    let mut pairs: Vec<Comparison> = headline_pair.map(|(a, b)| compare(task, a, b)).into_iter().collect();
     for (i, a) in samples.iter().enumerate() {
         for b in &samples[i + 1..] {
-            if headline_pair.is_some_and(|(x, y)| {
-                (x.row.configuration == a.row.configuration && y.row.configuration == b.row.configuration)
-                    || (y.row.configuration == a.row.configuration
-                        && x.row.configuration == b.row.configuration)
-            }) {
-                continue;
+            let (x, y) = (&a.row.configuration, &b.row.configuration);
+            if headline_pair.is_none() || !pairs[0].is_pair(x, y) {
+                pairs.push(compare(task, a, b));
             }
-            pairs.push(compare(task, a, b));
         }
     }
     if samples.len() > 1 && headline_pair.is_none() {

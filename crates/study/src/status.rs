@@ -62,10 +62,9 @@ pub fn status(store: &Store, runs: &[PlannedRun], stale_after: u64) -> StudyStat
             continue;
         }
         let claim = store.claim(&run.id);
+        let gone = store.is_stale(&run.id, &claim, &me, stale_after);
         match claim {
-            Claim::Held(c, beat)
-                if !store.is_stale(&run.id, &Claim::Held(c.clone(), beat.clone()), &me, stale_after) =>
-            {
+            Claim::Held(c, beat) if !gone => {
                 let beat = beat.unwrap_or_default();
                 if beat.total_steps > 0 {
                     left_known += beat.total_steps.saturating_sub(beat.step);
