@@ -109,22 +109,13 @@ pub fn run(command: StudyCommand) -> Result<ExitCode> {
     }
 }
 
-/// The report of the study's runs (those of its current grid, not orphans) in `DIR/report/`, once
-/// every run has ended; a report that cannot be made is said, and the study's own result stands.
-fn write_study_report(study: &Study, dir: &Path) {
-    let ended: Vec<PathBuf> = study
-        .runs
-        .iter()
-        .filter(|r| study.store.finished(&r.id).is_some())
-        .map(|r| study.store.run_dir(&r.id))
-        .collect();
-    if ended.len() < study.runs.len() {
+/// The report of the study's runs (those of its current grid, not orphans, as read for the table) in
+/// `DIR/report/`, once every run has ended; a report that cannot be made is said, and the study's own
+/// result stands.
+fn write_study_report(study: &Study, dir: &Path, runs: Vec<stabletune_report::RunData>) {
+    if runs.len() < study.runs.len() || study.runs.iter().any(|r| study.store.finished(&r.id).is_none()) {
         return;
     }
-    let runs = match ended.iter().map(|d| stabletune_report::load_run(d)).collect::<Result<Vec<_>, _>>() {
-        Ok(runs) => runs,
-        Err(e) => return eprintln!("report not written: {e}"),
-    };
     let out = dir.join("report");
     let made = stabletune_report::analyse(vec![dir.to_path_buf()], runs, None).and_then(|r| {
         stabletune_report::write_report(&r, &out, &stabletune_report::Format::ALL).map(|files| (r, files))
@@ -196,16 +187,19 @@ fn run_study(args: RunArgs) -> Result<ExitCode> {
     let report = run_workers(&study.store, &study.runs, &opts, &|e| progress.event(e))?;
     progress.finish();
     // The table is read from the run folders; a folder it cannot read is said, and the runs stay.
-    match results::table(&study.store, &study.runs) {
-        Ok((rows, not_started)) => {
+    // Each run folder is read once, for the table and the report.
+    match results::read_runs(&study.store, &study.runs)
+        .and_then(|(read, not_started)| results::table_of(&read).map(|rows| (read, rows, not_started)))
+    {
+        Ok((read, rows, not_started)) => {
             let json = serde_json::json!({"caption": stabletune_report::table_caption(&rows), "table": rows});
             let text = serde_json::to_string_pretty(&json).expect("serialisable") + "\n";
             stabletune_model::checkpoint::write_atomic(&dir.join("results.json"), text.as_bytes())?;
             println!("{}", results::render(&rows, not_started));
+            write_study_report(&study, &dir, read);
         }
-        Err(e) => eprintln!("results table not written: {e}"),
+        Err(e) => eprintln!("results table and report not written: {e}"),
     }
-    write_study_report(&study, &dir);
     for id in &report.abandoned {
         eprintln!("{id}: taken over by another process while this one was stalled; left to it");
     }

@@ -3,11 +3,11 @@
 
 use crate::plan::PlannedRun;
 use crate::store::Store;
-use stabletune_report::{load_run, Row};
+use stabletune_report::{load_run, Row, RunData};
 
-/// The study's table as the report computes it, from every planned run that has a folder; and how many
+/// Every planned run that has a folder, read once (for the table and the report alike); and how many
 /// planned runs have none yet (not started).
-pub fn table(store: &Store, runs: &[PlannedRun]) -> Result<(Vec<Row>, usize), String> {
+pub fn read_runs(store: &Store, runs: &[PlannedRun]) -> Result<(Vec<RunData>, usize), String> {
     let mut read = Vec::new();
     let mut not_started = 0;
     for run in runs {
@@ -18,11 +18,21 @@ pub fn table(store: &Store, runs: &[PlannedRun]) -> Result<(Vec<Row>, usize), St
         }
         read.push(load_run(&dir).map_err(|e| e.to_string())?);
     }
+    Ok((read, not_started))
+}
+
+/// The study's table as the report computes it, from runs already read.
+pub fn table_of(read: &[RunData]) -> Result<Vec<Row>, String> {
     if read.is_empty() {
-        return Ok((Vec::new(), not_started));
+        return Ok(Vec::new());
     }
-    let rows = stabletune_report::table_of(&read).map_err(|e| e.to_string())?;
-    Ok((rows, not_started))
+    stabletune_report::table_of(read).map_err(|e| e.to_string())
+}
+
+/// The study's table from its folders, and the planned runs not started.
+pub fn table(store: &Store, runs: &[PlannedRun]) -> Result<(Vec<Row>, usize), String> {
+    let (read, not_started) = read_runs(store, runs)?;
+    Ok((table_of(&read)?, not_started))
 }
 
 /// The table as aligned text, with a line for the runs not started.
