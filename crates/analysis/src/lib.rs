@@ -13,6 +13,7 @@ pub mod heads;
 pub mod layer_reset;
 pub mod reset_runs;
 pub mod runs;
+pub mod sentinel_eval;
 pub mod study;
 pub mod surface;
 pub mod text;

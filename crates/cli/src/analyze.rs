@@ -4,11 +4,13 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use stabletune_analysis::heads::FitOptions;
 use stabletune_analysis::reset_runs::{analyze_runs, write_results, ResetOptions};
+use stabletune_analysis::sentinel_eval;
 use stabletune_analysis::surface::{analyze_surface, SurfaceOptions};
 use stabletune_analysis::text::DEFAULT_BLOCK;
 use stabletune_report::figures::layer_reset::layer_reset_figure;
 use stabletune_report::figures::surface::{surface_figures, Surface};
 use stabletune_report::figures::Figure;
+use stabletune_train::sentinel::{Rule, RULE};
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
@@ -19,6 +21,33 @@ pub enum AnalyzeCommand {
     /// Fig. 7 and 13: the training loss and its gradient norm on the plane through the pretrained model,
     /// a failed and a successful run.
     Surface(SurfaceArgs),
+    /// The failure sentinel measured on finished runs: precision and recall of its flag against each run's
+    /// outcome at 10%, 25%, 50% and 100% of training, the updates `stop` would save, and two dev-metric
+    /// detectors beside it; `--fit` searches its thresholds on these runs.
+    Sentinel(SentinelArgs),
+}
+
+#[derive(Args)]
+pub struct SentinelArgs {
+    /// Run directories or study folders.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Search the rule's thresholds on these runs (highest recall at 25% with the precision below).
+    #[arg(long)]
+    pub fit: bool,
+    /// The precision a fitted rule must keep at every fraction.
+    #[arg(long, default_value_t = 0.95)]
+    pub min_precision: f64,
+    /// Thresholds to score instead of the built-in rule: `loss_ratio=0.9,lower_growth=3,persist=2,
+    /// window=20,earliest=0.1,eval_margin=0.01` (any of them).
+    #[arg(long)]
+    pub rule: Option<String>,
+    /// Also print each run's outcome and the sentinel's warning.
+    #[arg(long)]
+    pub runs: bool,
+    /// Write the scores (and a fitted rule) as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -131,7 +160,86 @@ pub fn run(command: AnalyzeCommand) -> Result<()> {
     match command {
         AnalyzeCommand::LayerReset(args) => layer_reset(args),
         AnalyzeCommand::Surface(args) => surface(args),
+        AnalyzeCommand::Sentinel(args) => sentinel(args),
     }
+}
+
+fn parse_rule(text: &str) -> Result<Rule> {
+    let mut rule = RULE;
+    for pair in text.split(',').filter(|p| !p.trim().is_empty()) {
+        let (key, value) =
+            pair.split_once('=').with_context(|| format!("--rule: {pair:?} is not key=value"))?;
+        let v: f64 =
+            value.trim().parse().with_context(|| format!("--rule: {key} = {value:?} is not a number"))?;
+        match key.trim() {
+            "loss_ratio" => rule.loss_ratio = v,
+            "lower_growth" => rule.lower_growth = v,
+            "persist" => rule.persist = v as u32,
+            "window" => rule.window = v as usize,
+            "earliest" => rule.earliest = v,
+            "eval_margin" => rule.eval_margin = v,
+            other => anyhow::bail!(
+                "--rule: unknown key {other:?} (loss_ratio, lower_growth, persist, window, earliest, eval_margin)"
+            ),
+        }
+    }
+    Ok(rule)
+}
+
+fn sentinel(args: SentinelArgs) -> Result<()> {
+    let (runs, left_out) = sentinel_eval::load(&args.paths)?;
+    if runs.is_empty() {
+        anyhow::bail!("no finished run with an outcome among the given paths ({} left out)", left_out.len());
+    }
+    let failed = runs.iter().filter(|r| r.failed).count();
+    let tasks: std::collections::BTreeSet<&str> = runs.iter().map(|r| r.task.as_str()).collect();
+    println!(
+        "{} runs ({failed} failed) on {} task(s): {}",
+        runs.len(),
+        tasks.len(),
+        tasks.into_iter().collect::<Vec<_>>().join(", ")
+    );
+    for why in &left_out {
+        println!("left out {why}");
+    }
+    let mut rule = match &args.rule {
+        Some(text) => parse_rule(text)?,
+        None => RULE,
+    };
+    let mut fitted = None;
+    if args.fit {
+        match sentinel_eval::fit(&runs, args.min_precision) {
+            Some(fit) => {
+                println!(
+                    "fitted over {} rules: loss_ratio={},lower_growth={},persist={},window={},earliest={},eval_margin={}",
+                    fit.rules_tried,
+                    fit.rule.loss_ratio,
+                    fit.rule.lower_growth,
+                    fit.rule.persist,
+                    fit.rule.window,
+                    fit.rule.earliest,
+                    fit.rule.eval_margin
+                );
+                rule = fit.rule;
+                fitted = Some(fit);
+            }
+            None => println!("no rule of the grid keeps precision {} at every fraction", args.min_precision),
+        }
+    }
+    let scores = sentinel_eval::evaluate(&runs, rule);
+    println!("\n{}", sentinel_eval::table(&scores));
+    if args.runs {
+        for line in sentinel_eval::run_lines(&runs, rule) {
+            println!("{line}");
+        }
+    }
+    if let Some(path) = &args.json {
+        let json = serde_json::json!({ "rule": rule, "fitted": fitted.is_some(), "runs": runs.len(),
+            "failed": failed, "left_out": left_out, "scores": scores });
+        std::fs::write(path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn wikitext(file: &str) -> PathBuf {

@@ -6,6 +6,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use stabletune_model::{hub, EncoderConfig};
 use stabletune_train::metrics::Metrics;
+use stabletune_train::sentinel::Warning;
 use stabletune_train::trainer::{read_summary, StepRecord};
 use stabletune_train::{locations, train, Observer, Overrides, Status, Task, TrainConfig};
 use std::io::IsTerminal;
@@ -39,6 +40,8 @@ pub struct TrainArgs {
 pub const EXIT_DIVERGED: u8 = 3;
 /// As a shell reports a process stopped by Ctrl-C.
 pub const EXIT_INTERRUPTED: u8 = 130;
+/// Stopped by the failure sentinel (`--sentinel stop`): a failed run, resumable.
+pub const EXIT_STOPPED_BY_SENTINEL: u8 = 6;
 
 /// Progress: a bar on a terminal, plain lines otherwise; Ctrl-C asks the run to stop cleanly.
 struct Progress {
@@ -82,6 +85,10 @@ impl Observer for Progress {
         self.last_eval = format!(" dev {headline} {:.4}", metrics.get(headline).copied().unwrap_or(f64::NAN));
         let all: Vec<String> = metrics.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
         self.say(format!("step {step}: dev {}", all.join(", ")));
+    }
+
+    fn on_sentinel(&mut self, warning: &Warning) {
+        self.say(format!("failure sentinel: {}", warning.sentence()));
     }
 
     fn should_stop(&mut self) -> bool {
@@ -174,6 +181,14 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         Status::Diverged => {
             eprintln!("the run diverged (a loss or gradient was not finite): it counts as a failed run");
             ExitCode::from(EXIT_DIVERGED)
+        }
+        Status::StoppedBySentinel => {
+            eprintln!(
+                "stopped by the failure sentinel: it counts as a failed run; continue it anyway with: stabletune \
+                 train --resume --sentinel flag --out {}",
+                out.display()
+            );
+            ExitCode::from(EXIT_STOPPED_BY_SENTINEL)
         }
         Status::Interrupted | Status::StoppedBySchedule => {
             eprintln!("interrupted; continue with: stabletune train --resume --out {}", out.display());

@@ -6,6 +6,7 @@ use crate::error::{Result, StudyError};
 use crate::spec::StudySpec;
 use sha2::{Digest, Sha256};
 use stabletune_model::{hub, EncoderConfig};
+use stabletune_train::sentinel::SentinelMode;
 use stabletune_train::{locations, Overrides, TrainConfig};
 use std::collections::BTreeMap;
 
@@ -129,7 +130,13 @@ fn slug(s: &str) -> String {
 
 /// A run's identity: its frozen config with the thread count left out (it never changes a result) and the
 /// model named as the study names it (so a study folder keeps its runs when the model's folder moves).
+/// A sentinel that only flags changes no result either, so it hashes as off: turning it on keeps a study's
+/// runs; one that stops runs makes other runs.
 pub fn identity_hash(config: &TrainConfig, model_name: &str) -> String {
-    let c = TrainConfig { threads: 0, model: model_name.to_string(), ..config.clone() };
+    let sentinel = match config.sentinel {
+        SentinelMode::Flag => SentinelMode::Off,
+        mode => mode,
+    };
+    let c = TrainConfig { threads: 0, model: model_name.to_string(), sentinel, ..config.clone() };
     Sha256::digest(c.to_toml().as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -25,6 +25,10 @@ pub struct StudyStatus {
     pub diverged: usize,
     /// Runs stopped by the study's early-stopping schedule.
     pub stopped_by_schedule: usize,
+    /// Runs ended by the failure sentinel (`sentinel = "stop"` or `"restart"`); counted as failed.
+    pub stopped_by_sentinel: usize,
+    /// Runs the sentinel flagged (ended or still training), by id.
+    pub flagged: Vec<String>,
     /// Ended runs that failed (at or below the majority baseline, or diverged).
     pub failed: usize,
     pub running: Vec<Running>,
@@ -53,9 +57,13 @@ pub fn status(store: &Store, runs: &[PlannedRun], stale_after: u64) -> StudyStat
                 Status::EarlyStopped => s.early_stopped += 1,
                 Status::Diverged => s.diverged += 1,
                 Status::StoppedBySchedule => s.stopped_by_schedule += 1,
+                Status::StoppedBySentinel => s.stopped_by_sentinel += 1,
                 Status::Interrupted => {}
             }
             s.failed += usize::from(sum.failed == Some(true));
+            if sum.sentinel_warning.is_some() {
+                s.flagged.push(run.id.clone());
+            }
             seconds += sum.wall_seconds;
             updates += sum.steps;
             totals.push(sum.total_steps);
@@ -107,14 +115,15 @@ pub fn status(store: &Store, runs: &[PlannedRun], stale_after: u64) -> StudyStat
 
 pub fn render(s: &StudyStatus) -> String {
     let mut out = format!(
-        "{} runs: {} done ({} completed, {} early-stopped, {} diverged, {} stopped by the schedule; {} failed), \
-         {} running, {} pending\n",
+        "{} runs: {} done ({} completed, {} early-stopped, {} diverged, {} stopped by the schedule, {} stopped by \
+         the sentinel; {} failed), {} running, {} pending\n",
         s.planned,
-        s.completed + s.early_stopped + s.diverged + s.stopped_by_schedule,
+        s.completed + s.early_stopped + s.diverged + s.stopped_by_schedule + s.stopped_by_sentinel,
         s.completed,
         s.early_stopped,
         s.diverged,
         s.stopped_by_schedule,
+        s.stopped_by_sentinel,
         s.failed,
         s.running.len(),
         s.pending
@@ -124,6 +133,10 @@ pub fn render(s: &StudyStatus) -> String {
             "  claim unreadable {id}: its claim file is empty or damaged; a worker takes the run over once it has \
              seen the file unchanged past the stale limit\n"
         );
+    }
+    if !s.flagged.is_empty() {
+        out +=
+            &format!("  flagged by the failure sentinel ({}): {}\n", s.flagged.len(), s.flagged.join(", "));
     }
     for r in &s.running {
         out += &format!(

@@ -4,6 +4,7 @@
 
 use crate::metrics::Metric;
 use crate::schedule::ScheduleKind;
+use crate::sentinel::SentinelMode;
 use serde::{Deserialize, Serialize};
 use stabletune_model::Architecture;
 use std::path::{Path, PathBuf};
@@ -93,7 +94,8 @@ from_str_by_name!(
     ClipMode => "clip mode",
     Metric => "metric",
     ScheduleKind => "schedule",
-    MixoutLayers => "mixout layers"
+    MixoutLayers => "mixout layers",
+    SentinelMode => "sentinel"
 );
 
 /// Every setting of a run, all optional: what a TOML file or the command line gives. Unknown keys are
@@ -271,6 +273,10 @@ pub struct Overrides {
     /// Worker threads (0: one per core); never changes a result.
     #[cfg_attr(feature = "clap", arg(long))]
     pub threads: Option<usize>,
+    /// The failure sentinel: off, flag (log and record a run that shows the failed-run signature), or stop
+    /// (end it as failed); restart is a study setting.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub sentinel: Option<SentinelMode>,
 }
 
 impl Overrides {
@@ -318,6 +324,10 @@ fn is_zero(x: &f64) -> bool {
 
 fn is_zero_count(x: &usize) -> bool {
     *x == 0
+}
+
+fn is_off(mode: &SentinelMode) -> bool {
+    *mode == SentinelMode::Off
 }
 
 fn is_false(x: &bool) -> bool {
@@ -391,6 +401,9 @@ pub struct TrainConfig {
     pub grad_norms_every: u64,
     pub checkpoint_every: u64,
     pub threads: usize,
+    /// Left out when off, so the files and study names of runs without it stay as they were.
+    #[serde(default, skip_serializing_if = "is_off")]
+    pub sentinel: SentinelMode,
 }
 
 impl TrainConfig {
@@ -475,6 +488,7 @@ impl TrainConfig {
             grad_norms_every: o.grad_norms_every.unwrap_or(10),
             checkpoint_every: o.checkpoint_every.unwrap_or(0),
             threads: o.threads.unwrap_or(0),
+            sentinel: o.sentinel.unwrap_or_default(),
         };
         cfg.validate()?;
         Ok(cfg)
@@ -535,6 +549,13 @@ impl TrainConfig {
         }
         if self.train_limit == Some(0) {
             return Err("train_limit must be positive (leave it out to train on all examples)".into());
+        }
+        if self.sentinel == SentinelMode::Restart {
+            return Err(
+                "sentinel = \"restart\" is a study setting (a run alone has no next seed to restart \
+                        with); use \"stop\" for one run"
+                    .into(),
+            );
         }
         if self.max_seq_length < 4 {
             return Err(format!("max_seq_length {} is too short", self.max_seq_length));

@@ -15,6 +15,40 @@ pub enum Labels {
 }
 
 impl Labels {
+    /// The labels of `examples`: class indices into `label_set`, or regression scores without one. Every
+    /// example must have a label.
+    pub fn of(label_set: Option<&[String]>, examples: &[Example], what: &str) -> Result<Labels> {
+        let label_of = |i: usize| {
+            examples[i]
+                .label
+                .as_deref()
+                .ok_or_else(|| DataError::Other(format!("{what}: example {i} has no label")))
+        };
+        Ok(match label_set {
+            Some(set) => Labels::Classes(
+                (0..examples.len())
+                    .map(|i| {
+                        let l = label_of(i)?;
+                        set.iter().position(|s| *s == l).map(|p| p as i64).ok_or_else(|| {
+                            DataError::Other(format!(
+                                "{what}: example {i} has label {l:?}, not one of {set:?}"
+                            ))
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+            None => Labels::Scores(
+                (0..examples.len())
+                    .map(|i| {
+                        let l = label_of(i)?;
+                        l.parse::<f32>()
+                            .map_err(|_| DataError::Other(format!("{what}: example {i} has score {l:?}")))
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+        })
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Labels::Classes(v) => v.len(),
@@ -54,35 +88,7 @@ impl Dataset {
             .map(|e| tokenizer.encode(&e.text_a, e.text_b.as_deref()))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| DataError::Other(format!("{what}: {e}")))?;
-        let label_of = |i: usize| {
-            examples[i]
-                .label
-                .as_deref()
-                .ok_or_else(|| DataError::Other(format!("{what}: example {i} has no label")))
-        };
-        let labels = match label_set {
-            Some(set) => Labels::Classes(
-                (0..examples.len())
-                    .map(|i| {
-                        let l = label_of(i)?;
-                        set.iter().position(|s| *s == l).map(|p| p as i64).ok_or_else(|| {
-                            DataError::Other(format!(
-                                "{what}: example {i} has label {l:?}, not one of {set:?}"
-                            ))
-                        })
-                    })
-                    .collect::<Result<_>>()?,
-            ),
-            None => Labels::Scores(
-                (0..examples.len())
-                    .map(|i| {
-                        let l = label_of(i)?;
-                        l.parse::<f32>()
-                            .map_err(|_| DataError::Other(format!("{what}: example {i} has score {l:?}")))
-                    })
-                    .collect::<Result<_>>()?,
-            ),
-        };
+        let labels = Labels::of(label_set, examples, what)?;
         Ok(Dataset { inputs, labels })
     }
 

@@ -14,6 +14,7 @@ pub mod mixout;
 pub mod optim;
 pub mod run_dir;
 pub mod schedule;
+pub mod sentinel;
 pub mod source;
 pub mod summary;
 pub mod token_cache;

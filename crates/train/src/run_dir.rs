@@ -41,6 +41,9 @@ pub struct TrainerState {
     /// The step and metrics of the latest evaluation.
     #[serde(default)]
     pub last_eval: Option<(u64, crate::metrics::Metrics)>,
+    /// The failure sentinel's running state (absent when it is off, and in checkpoints from before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentinel: Option<crate::sentinel::SentinelState>,
 }
 
 /// Asked before every write into a run directory: `false` when this writer no longer owns the run (a

@@ -1,6 +1,7 @@
 //! How a run ended, and `summary.json`: everything a stability study needs from a run.
 
 use crate::metrics::Metrics;
+use crate::sentinel::{SentinelMode, Warning};
 use serde::{Deserialize, Serialize};
 
 /// The commit this build was made from (`git describe`-style, or "unknown" outside a checkout).
@@ -21,12 +22,16 @@ pub enum Status {
     /// decision point, or fallen to the majority baseline before it. Its checkpoint keeps the optimizer
     /// state, so `--resume` continues it; a study counts it as ended.
     StoppedBySchedule,
+    /// Ended by the failure sentinel (`sentinel = "stop"` or `"restart"`): flagged as failing from its own
+    /// training signals, and counted as failed. Its checkpoint keeps the optimizer state, so `--resume`
+    /// with the sentinel off or on `flag` continues it.
+    StoppedBySentinel,
 }
 
 impl Status {
     /// Whether the run is over for good: `--resume` then changes nothing.
     pub fn is_final(self) -> bool {
-        !matches!(self, Status::Interrupted | Status::StoppedBySchedule)
+        !matches!(self, Status::Interrupted | Status::StoppedBySchedule | Status::StoppedBySentinel)
     }
 
     /// Whether a study counts the run as ended (not to be trained further by it).
@@ -67,6 +72,16 @@ pub struct Summary {
     /// Dodge et al.'s failed run: the final headline metric at or below the majority baseline, or a
     /// diverged run. `None` while the run is unfinished, or for regression without a diverged run.
     pub failed: Option<bool>,
+    /// The loss of a constant prediction of the training labels: the level a failed run's loss stays at
+    /// (absent from summaries written before the sentinel existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constant_loss: Option<f64>,
+    /// The failure sentinel's setting (absent: off).
+    #[serde(default, skip_serializing_if = "is_off")]
+    pub sentinel: SentinelMode,
+    /// The sentinel's warning, when it flagged the run (with `flag`, the run went on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentinel_warning: Option<Warning>,
     /// Wall-clock seconds of training, evaluations included (summed over the sessions of a resumed run).
     pub wall_seconds: f64,
     pub train_examples_per_second: f64,
@@ -74,10 +89,14 @@ pub struct Summary {
     pub git_commit: String,
 }
 
+fn is_off(mode: &SentinelMode) -> bool {
+    *mode == SentinelMode::Off
+}
+
 /// Whether a run failed: diverged, or ended at or below the majority baseline.
 pub fn failed(status: Status, final_metric: Option<f64>, baseline: Option<f64>) -> Option<bool> {
     match status {
-        Status::Diverged => Some(true),
+        Status::Diverged | Status::StoppedBySentinel => Some(true),
         Status::Interrupted | Status::StoppedBySchedule => None,
         Status::Completed | Status::EarlyStopped => match (final_metric, baseline) {
             (Some(v), Some(b)) => Some(v <= b),
@@ -97,5 +116,7 @@ mod tests {
         assert_eq!(failed(Status::Completed, Some(0.5), Some(0.5)), Some(true));
         assert_eq!(failed(Status::Completed, Some(0.6), Some(0.5)), Some(false));
         assert_eq!(failed(Status::Interrupted, Some(0.9), Some(0.5)), None);
+        assert_eq!(failed(Status::StoppedBySentinel, Some(0.5), Some(0.5)), Some(true));
+        assert!(!Status::StoppedBySentinel.is_final() && Status::StoppedBySentinel.is_ended());
     }
 }

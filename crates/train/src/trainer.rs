@@ -16,6 +16,7 @@ use crate::mixout::Mixout;
 use crate::optim::{global_norm, AdamState};
 use crate::run_dir::{load_resume_state, RunDir, TrainerState, WriteFence, BEST};
 use crate::schedule::Schedule;
+use crate::sentinel::{self, Layers, Sentinel, Warning, RULE};
 use crate::source;
 use crate::summary::{failed, Status, Summary};
 use crate::token_cache;
@@ -25,6 +26,7 @@ use sha2::{Digest, Sha256};
 use stabletune_engine::profile::{timed, Kind};
 use stabletune_model::tokenizer::TextEncoder;
 use stabletune_model::{hub, HeadSpec, Mode, Model, Target, Workspace};
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -48,6 +50,8 @@ pub trait Observer {
     fn on_baseline(&mut self, _baseline: Option<f64>) {}
     fn on_step(&mut self, _record: &StepRecord) {}
     fn on_eval(&mut self, _step: u64, _metrics: &Metrics, _headline: &str) {}
+    /// The failure sentinel flagged the run (once per run).
+    fn on_sentinel(&mut self, _warning: &Warning) {}
     /// Asked before every write into the run directory ([`WriteFence`]); `None`: always allowed.
     fn write_fence(&self) -> Option<WriteFence> {
         None
@@ -169,6 +173,11 @@ pub struct Run {
     best_unsaved: Option<Vec<f32>>,
     /// The token ids of the dev set, sorted and distinct: the word-embedding rows an evaluation reads.
     dev_rows: Vec<u32>,
+    /// The loss of a constant prediction of the training labels.
+    constant_loss: f64,
+    /// The failure sentinel, when the run is watched, and which matrices it reads as lower and top layers.
+    sentinel: Option<Sentinel>,
+    layers: Layers,
 }
 
 impl Run {
@@ -200,8 +209,9 @@ impl Run {
                 .map_err(|_| run_dir_err("no run to resume (config.toml is missing)".into()))?;
             let saved: TrainConfig =
                 crate::config::parse_toml(&config_path, &text).map_err(TrainError::Config)?;
-            // The thread count never changes a result, so a run may continue with another.
-            if (TrainConfig { threads: cfg.threads, ..saved }) != *cfg {
+            // The thread count never changes a result, so a run may continue with another; the sentinel's
+            // setting may change too (a run it stopped continues with it off or on `flag`).
+            if (TrainConfig { threads: cfg.threads, sentinel: cfg.sentinel, ..saved }) != *cfg {
                 return Err(run_dir_err(
                     "--resume needs the run's own configuration; it differs from the one given".into(),
                 ));
@@ -223,7 +233,10 @@ impl Run {
         let total = if cfg.max_steps > 0 { cfg.max_steps } else { (cfg.epochs * per_epoch) as u64 };
         let warmup = cfg.warmup_steps.unwrap_or_else(|| Schedule::warmup_from_ratio(cfg.warmup_ratio, total));
         let model = &loaded.model;
-        let matrices = model
+        let constant_loss = sentinel::constant_loss(&loaded.train.labels);
+        let sentinel =
+            cfg.sentinel.watches().then(|| Sentinel::new(RULE, constant_loss, baseline, warmup, total));
+        let matrices: Vec<(String, Range<usize>)> = model
             .params
             .infos
             .iter()
@@ -231,6 +244,7 @@ impl Run {
             .filter(|(i, info)| info.shape.len() == 2 && model.on_forward_path(*i))
             .map(|(_, info)| (info.name.clone(), info.range()))
             .collect();
+        let layers = Layers::of(matrices.iter().map(|(name, _)| name.as_str()));
         let mut run = Run {
             cfg: cfg.clone(),
             schedule: Schedule { kind: cfg.schedule, lr: cfg.lr, warmup, total },
@@ -262,6 +276,9 @@ impl Run {
             baseline_metrics,
             dir,
             loaded,
+            constant_loss,
+            sentinel,
+            layers,
         };
         match run.dir.last_checkpoint().filter(|_| resume) {
             Some(ck) => run.restore(&ck)?,
@@ -282,6 +299,21 @@ impl Run {
         self.seconds_before = state.train_seconds;
         (self.state, self.adam) = (state, adam);
         self.updater.resume_at(self.adam.step);
+        if let Some(sentinel) = &mut self.sentinel {
+            match self.state.sentinel.take() {
+                Some(saved) => sentinel.state = saved,
+                // Started without the sentinel: its state is rebuilt from the log, which now ends at the
+                // checkpoint (exact when every update's loss was logged, `log_every = 1`).
+                None => {
+                    let path = self.dir.path.join("metrics.jsonl");
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    let trace = sentinel::Trace::parse(&text, self.loaded.metric.name())
+                        .map_err(|message| TrainError::RunDir { path, message })?;
+                    let fresh = Sentinel { state: Default::default(), ..sentinel.clone() };
+                    sentinel.state = trace.replay_state(fresh);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -303,6 +335,9 @@ impl Run {
         let head = metric.name();
         observer.on_eval(step, &metrics, head);
         let value = metrics.get(head).copied().unwrap_or(f64::NEG_INFINITY);
+        if let Some(sentinel) = &mut self.sentinel {
+            sentinel.observe_eval(step, value);
+        }
         let best = self.state.best_metrics.as_ref().and_then(|m| m.get(head)).copied();
         if best.is_none_or(|b| value > b) {
             self.state.best_step = Some(step);
@@ -370,8 +405,8 @@ impl Run {
         )?;
         let epoch = self.state.epoch as f64 + (self.state.batch_in_epoch + 1) as f64 / self.per_epoch as f64;
         let mut record = json!({ "step": step + 1, "epoch": epoch, "loss": update.loss, "lr": lr, "grad_norm": update.grad_norm });
-        if let Some(n) = norms {
-            record["grad_norms"] = n.into();
+        if let Some(n) = &norms {
+            record["grad_norms"] = json!(n);
         }
         if update.diverged()
             || (step + 1).is_multiple_of(self.cfg.log_every)
@@ -382,6 +417,18 @@ impl Run {
         if update.diverged() {
             return Ok(Some(Status::Diverged));
         }
+        let mut flagged = None;
+        if let Some(sentinel) = &mut self.sentinel {
+            sentinel.observe_loss(update.loss as f64);
+            if let Some(n) = &norms {
+                let (lower, top) = self.layers.reduce(n);
+                flagged = sentinel.check(step + 1, lower, top);
+            }
+        }
+        if let Some(warning) = &flagged {
+            self.dir.log(&json!({ "step": step + 1, "sentinel": warning }))?;
+            observer.on_sentinel(warning);
+        }
         self.state.step += 1;
         self.state.batch_in_epoch += 1;
         self.state.examples_seen += idx.len() as u64;
@@ -390,11 +437,14 @@ impl Run {
         observer.on_step(&StepRecord { step: step + 1, total_steps, epoch, loss, lr, grad_norm });
 
         let mut ended = None;
+        if flagged.is_some() && self.cfg.sentinel.stops() {
+            ended = Some(Status::StoppedBySentinel);
+        }
         if self.evals.after(self.state.step, self.state.batch_in_epoch) {
             self.evaluate(observer)?;
             let patience = self.cfg.early_stopping_patience;
             if patience > 0 && self.state.evals_without_improvement >= patience {
-                ended = Some(Status::EarlyStopped);
+                ended = ended.or(Some(Status::EarlyStopped));
             }
         }
         if self.state.step >= total_steps {
@@ -420,6 +470,7 @@ impl Run {
     /// and weights equal to the best ones are linked, not written twice.
     pub fn checkpoint(&mut self) -> Result<()> {
         self.updater.flush(&mut self.loaded.model, &mut self.adam);
+        self.state.sentinel = self.sentinel.as_ref().map(|s| s.state.clone());
         timed(Kind::Io, || {
             self.state.train_seconds = self.seconds_before + self.started.elapsed().as_secs_f64();
             let Loaded { model, model_dir, .. } = &mut self.loaded;
@@ -465,11 +516,16 @@ impl Run {
         }
         let head = self.headline();
         // A completed or early-stopped run ended with an evaluation of its final weights.
+        // A run the sentinel stopped is evaluated where it stopped: the value its failure is reported with.
         let final_metrics = match (status, &self.state.last_eval) {
-            (Status::Completed | Status::EarlyStopped, Some((step, m))) if *step == self.state.step => {
+            (Status::Completed | Status::EarlyStopped | Status::StoppedBySentinel, Some((step, m)))
+                if *step == self.state.step =>
+            {
                 m.clone()
             }
-            (Status::Completed | Status::EarlyStopped, _) => self.evaluate(&mut Quiet)?,
+            (Status::Completed | Status::EarlyStopped | Status::StoppedBySentinel, _) => {
+                self.evaluate(&mut Quiet)?
+            }
             (Status::Diverged | Status::Interrupted | Status::StoppedBySchedule, _) => Metrics::new(),
         };
         self.checkpoint()?;
@@ -491,6 +547,9 @@ impl Run {
             epochs: self.state.step as f64 / self.per_epoch as f64,
             headline_metric: head.to_string(),
             failed: failed(status, final_metrics.get(head).copied(), self.baseline),
+            constant_loss: Some(self.constant_loss),
+            sentinel: cfg.sentinel,
+            sentinel_warning: self.sentinel.as_ref().and_then(|s| s.state.flagged.clone()),
             final_metrics,
             best_metrics: self.state.best_metrics.clone(),
             best_step: self.state.best_step,
@@ -534,9 +593,6 @@ pub fn train_cached(
 }
 
 /// The L2 norm of each weight matrix's gradient, by Hugging Face name.
-fn matrix_norms(
-    matrices: &[(String, Range<usize>)],
-    grads: &[f32],
-) -> serde_json::Map<String, serde_json::Value> {
-    matrices.iter().map(|(name, r)| (name.clone(), json!(global_norm(&grads[r.clone()])))).collect()
+fn matrix_norms(matrices: &[(String, Range<usize>)], grads: &[f32]) -> BTreeMap<String, f64> {
+    matrices.iter().map(|(name, r)| (name.clone(), global_norm(&grads[r.clone()]))).collect()
 }
