@@ -1,10 +1,11 @@
 """Checks a study folder against a reference study never disturbed (standard library only).
 
-    check.py REFERENCE STUDY [--runs N]
+    check.py REFERENCE STUDY [--same-runs]
 
 Every run of the reference must have ended in STUDY exactly as there: the summary without its timings,
 the metrics log line for line, the final weights byte for byte. Every run's log must hold each step once
-(no second trainer appended to it), and no temporary file or folder may be left in a run folder. Prints
+(no second trainer appended to it), and no temporary file or folder may be left in a run folder. With --same-runs, STUDY must hold no run folder
+the reference does not (every run exactly once: none trained twice under another name). Prints
 what differs and exits 1; prints nothing and exits 0 when all holds.
 """
 
@@ -39,7 +40,8 @@ def log_problems(run):
     with open(os.path.join(run, "metrics.jsonl")) as f:
         for n, line in enumerate(f, 1):
             rec = json.loads(line)
-            key = ("eval" in rec, rec["step"])
+            kind = "eval" if "eval" in rec else "sentinel" if "sentinel" in rec else "update"
+            key = (kind, rec["step"])
             if key in seen:
                 problems.append(f"line {n}: step {rec['step']} logged twice")
             seen.add(key)
@@ -66,6 +68,10 @@ def main():
         leftovers = [e for e in os.listdir(b) if e.endswith(".tmp") or ".old." in e]
         if leftovers:
             bad.append(f"{name}: temporary files left: {leftovers}")
+    if "--same-runs" in sys.argv[3:]:
+        extra = sorted(set(os.listdir(os.path.join(study, "runs"))) - set(ref_runs))
+        if extra:
+            bad.append(f"run folders the reference does not have: {extra}")
     for line in bad:
         print(line)
     sys.exit(1 if bad else 0)

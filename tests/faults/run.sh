@@ -9,7 +9,9 @@
 #   4. an empty claim file (a crash or a full disk between creating and writing it);
 #   5. a full disk: a small tmpfs (mounted here; CI runs as root), the study stops taking runs, keeps the last
 #      good checkpoint, and finishes once there is room;
-#   6. a changed study refused with the difference shown, and an extended one training only its new runs.
+#   6. a changed study refused with the difference shown, and an extended one training only its new runs;
+#   7. sentinel = "restart": a process killed -9 in the middle, the other replacing every stopped run exactly
+#      once (the same runs as the undisturbed study, no run twice, one slot per replacement).
 # (A resubmitted subset of a Slurm array runs on the real Slurm of tests/slurm/run.sh.)
 # Usage: tests/faults/run.sh [path/to/stabletune]
 set -euo pipefail
@@ -196,6 +198,28 @@ sed 's/^seeds = "1..2"$/seeds = "1..3"/' "$DIR/plain.toml" > "$DIR/extended.toml
 run "$DIR/extended.toml" --out "$DIR/ref-plain" --workers 1 > /dev/null 2> "$DIR/extended.err" || bad "extended study: $(tail -3 "$DIR/extended.err")"
 grep -q "is extended: 1 run(s) added" "$DIR/extended.err" && ok "accepted as an extension" || bad "no extension note"
 [ "$(grep -c 'starting' "$DIR/extended.err")" = 1 ] && ok "only the new run trained" || bad "$(grep -c starting "$DIR/extended.err") runs started"
+
+fi
+if want 7; then
+echo "7. sentinel = restart, one of two processes killed -9"
+# A learning rate too small to leave the constant prediction: the sentinel stops runs at their third update
+# (norms every update), and each stopped run is replaced by the next seed, at most 2 times.
+study "$DIR/restart.toml" restart 1..3 12 "lr = 1e-7
+grad_norms_every = 1
+sentinel = \"restart\"
+max_restarts = 2"
+run "$DIR/restart.toml" --out "$DIR/ref-restart" --workers 1 > /dev/null 2> "$DIR/ref-restart.err" || { bad "restart reference: $(tail -3 "$DIR/ref-restart.err")"; }
+slots() { ls "$1"/restarts/*/*.json 2>/dev/null | wc -l; }
+[ "$(slots "$DIR/ref-restart")" = 2 ] && ok "undisturbed: 2 replacements ($(ls "$DIR/ref-restart/runs" | wc -l) runs)" || bad "undisturbed: $(slots "$DIR/ref-restart") slots"
+"$BIN" study run "$DIR/restart.toml" --out "$DIR/restart" --workers 1 > /dev/null 2> "$DIR/restartA.err" & pa=$!; PIDS+=("$pa")
+"$BIN" study run "$DIR/restart.toml" --out "$DIR/restart" --workers 1 > /dev/null 2> "$DIR/restartB.err" & pb=$!; PIDS+=("$pb")
+for _ in $(seq 1 240); do [ -n "$(held_by "$DIR/restart" "$pa" 2)" ] && break; sleep 0.25; done
+kill -9 "$pa" 2>/dev/null && ok "a process killed -9 while training" || bad "process A ended before the kill"
+wait_for "$pb" 120
+run "$DIR/restart.toml" --out "$DIR/restart" --workers 1 > /dev/null 2> "$DIR/restartC.err"; rc=$?
+[ "$rc" = 0 ] && ok "the study ends (exit 0)" || { bad "restart study: exit $rc"; tail -5 "$DIR/restartC.err"; }
+[ "$(slots "$DIR/restart")" = 2 ] && ok "2 replacements, as undisturbed" || bad "$(slots "$DIR/restart") slots"
+$CHECK "$DIR/ref-restart" "$DIR/restart" --same-runs && ok "every original and replacement once, identical to the undisturbed study" || bad "restart study differs"
 
 fi
 echo "$((SECONDS - START)) s"

@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use stabletune_study::runner::{run_workers, Event, RunnerOptions, Shard};
 use stabletune_study::slurm::SlurmOptions;
-use stabletune_study::{presets, results, status, Study};
+use stabletune_study::{presets, restarts, results, status, PlannedRun, Study};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -148,7 +148,11 @@ fn run_study(args: RunArgs) -> Result<ExitCode> {
             orphans.len()
         );
     }
-    let mine: Vec<usize> = (0..study.runs.len()).filter(|&i| shard.is_none_or(|s| s.contains(i))).collect();
+    // Reserve runs of `sentinel = "restart"` are not part of the study until a stopped run activates one.
+    let mine: Vec<usize> = (0..study.runs.len())
+        .filter(|&i| shard.is_none_or(|s| s.contains(i)))
+        .filter(|&i| !restarts::dormant(&study.store, &study.runs[i]))
+        .collect();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (mut workers, mut threads) = study.spec.execution.layout(cores, mine.len());
     if let Some(w) = args.workers {
@@ -158,6 +162,16 @@ fn run_study(args: RunArgs) -> Result<ExitCode> {
         threads = t.max(1);
     }
     let to_do = mine.iter().filter(|&&i| study.store.finished(&study.runs[i].id).is_none()).count();
+    let restart = study.spec.restart.is_some();
+    // Whether a run is part of the study and not over: not a dormant reserve, and not ended (or ended by the
+    // sentinel and still to be replaced).
+    let open = |run: &PlannedRun| {
+        !restarts::dormant(&study.store, run)
+            && match study.store.finished(&run.id) {
+                None => true,
+                Some(s) => restart && restarts::needs_restart(&study.store, &study.runs, run, &s),
+            }
+    };
     let shard_text = shard.map_or(String::new(), |s| format!(", shard {}/{}", s.index, s.count));
     eprintln!(
         "study {} in {}: {} runs{shard_text}, {to_do} to do; {workers} worker(s) x {threads} thread(s)",
@@ -182,6 +196,7 @@ fn run_study(args: RunArgs) -> Result<ExitCode> {
             (study.spec.execution.stale_after_seconds as f64 / 4.0).clamp(0.5, 10.0),
         ),
         early_stopping: study.spec.early_stopping.clone(),
+        restart: study.spec.restart.is_some(),
         max_wait: Duration::from_secs(study.spec.execution.max_wait()),
     };
     let report = run_workers(&study.store, &study.runs, &opts, &|e| progress.event(e))?;
@@ -235,14 +250,14 @@ fn run_study(args: RunArgs) -> Result<ExitCode> {
     let mine = |i: &usize| shard.is_none_or(|s| s.contains(*i));
     let left: Vec<&str> = (0..study.runs.len())
         .filter(mine)
+        .filter(|&i| open(&study.runs[i]))
         .map(|i| study.runs[i].id.as_str())
-        .filter(|id| study.store.finished(id).is_none())
         .collect();
     if !left.is_empty() {
         eprintln!("{} runs of this shard are not finished: {}", left.len(), left.join(", "));
         return Ok(ExitCode::from(EXIT_INCOMPLETE));
     }
-    let others = study.runs.iter().filter(|r| study.store.finished(&r.id).is_none()).count();
+    let others = study.runs.iter().filter(|r| open(r)).count();
     if others > 0 {
         eprintln!("this shard is done; {others} runs of other shards are still held by their processes");
     }
@@ -396,6 +411,18 @@ impl Progress {
                          an early-stopping decision"
                     ));
                 }
+            }
+            Event::Flagged { worker, id, warning } => {
+                self.say(format!("[w{worker}] {id}: failure sentinel {}", warning.sentence()))
+            }
+            Event::Restarted { worker, replaced, replacement } => {
+                let mut st = self.state.lock().expect("progress lock");
+                st.1 += 1;
+                drop(st);
+                if let Some((_, _, all)) = self.bars.as_ref() {
+                    all.inc_length(1);
+                }
+                self.say(format!("[w{worker}] {replaced}: stopped by the sentinel, replaced by {replacement}"))
             }
             Event::Abandoned { worker, id } => self.say(format!(
                 "[w{worker}] {id}: another process took the run over while this one was stalled; left to it, \

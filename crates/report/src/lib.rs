@@ -13,7 +13,7 @@ mod error;
 mod evp;
 pub mod figures;
 mod groups;
-mod load;
+pub mod load;
 pub mod paper;
 mod recommend;
 mod render;

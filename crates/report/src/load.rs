@@ -55,6 +55,13 @@ pub struct RunData {
     pub grad_norms: Vec<(u64, BTreeMap<String, f64>)>,
     /// Lines of `metrics.jsonl` left out: a last line cut short by a killed process.
     pub skipped_lines: usize,
+    /// The failure sentinel's warning, when it flagged the run: (update, share of training, the evidence in
+    /// words).
+    pub sentinel_flag: Option<(u64, f64, String)>,
+    /// In a study with `sentinel = "restart"`: the run this one replaced, or the run that replaced this one
+    /// (from the study's `restarts/` slots).
+    pub replaces: Option<String>,
+    pub replaced_by: Option<String>,
 }
 
 impl RunData {
@@ -76,12 +83,13 @@ impl RunData {
         self.status == "stopped_by_schedule" && self.failed != Some(true)
     }
 
-    /// Whether the run ended with a judged outcome: a final model, diverged, or stopped by a schedule
-    /// because it had fallen to the majority baseline (failed). These are the runs whose failures are
+    /// Whether the run ended with a judged outcome: a final model, diverged, stopped by the failure
+    /// sentinel (failed), or stopped by a schedule because it had fallen to the majority baseline (failed). These are the runs whose failures are
     /// counted.
     pub fn judged(&self) -> bool {
         self.has_final_model()
             || self.status == "diverged"
+            || self.status == "stopped_by_sentinel"
             || (self.status == "stopped_by_schedule" && self.failed == Some(true))
     }
 }
@@ -107,8 +115,41 @@ pub fn load_runs(paths: &[PathBuf]) -> Result<Vec<RunData>> {
     let mut seen = std::collections::BTreeSet::new();
     dirs.retain(|d| seen.insert(d.canonicalize().unwrap_or_else(|_| d.clone())));
     let mut runs = dirs.iter().map(|d| load_run(d)).collect::<Result<Vec<_>>>()?;
+    for path in paths.iter().filter(|p| p.join("runs").is_dir()) {
+        apply_restarts(path, &mut runs);
+    }
     runs.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.dir.cmp(&b.dir)));
     Ok(runs)
+}
+
+/// The study's restart slots (`restarts/<group>/<replacement>.json`, written by `sentinel = "restart"`)
+/// applied to its runs: which run replaced which.
+pub fn apply_restarts(study_root: &Path, runs: &mut [RunData]) {
+    let Ok(groups) = std::fs::read_dir(study_root.join("restarts")) else { return };
+    let mut pairs = Vec::new();
+    for g in groups.flatten() {
+        let Ok(files) = std::fs::read_dir(g.path()) else { continue };
+        for f in files.flatten().filter(|f| f.path().extension().is_some_and(|e| e == "json")) {
+            let Some(v) =
+                std::fs::read_to_string(f.path()).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            else {
+                continue;
+            };
+            if let (Some(old), Some(new)) = (v["replaced"].as_str(), v["replacement"].as_str()) {
+                pairs.push((old.to_string(), new.to_string()));
+            }
+        }
+    }
+    for (old, new) in pairs {
+        for run in runs.iter_mut() {
+            if run.name == old {
+                run.replaced_by = Some(new.clone());
+            }
+            if run.name == new {
+                run.replaces = Some(old.clone());
+            }
+        }
+    }
 }
 
 fn run_dirs(path: &Path) -> Result<Vec<PathBuf>> {
@@ -166,6 +207,9 @@ pub fn load_run(dir: &Path) -> Result<RunData> {
         evals: Vec::new(),
         grad_norms: Vec::new(),
         skipped_lines: 0,
+        sentinel_flag: None,
+        replaces: None,
+        replaced_by: None,
     };
     let summary_path = dir.join("summary.json");
     if summary_path.is_file() {
@@ -196,6 +240,23 @@ fn read_summary(path: &Path, run: &mut RunData) -> Result<()> {
     run.wall_seconds = v["wall_seconds"].as_f64();
     run.init_seed = v["init_seed"].as_u64().or(run.init_seed);
     run.data_seed = v["data_seed"].as_u64().or(run.data_seed);
+    if let Some(w) = v.get("sentinel_warning").filter(|w| w.is_object()) {
+        let num = |k: &str| {
+            w[k].as_f64().ok_or_else(|| format_error(path, None, format!("sentinel_warning: no `{k}`")))
+        };
+        let step =
+            w["step"].as_u64().ok_or_else(|| format_error(path, None, "sentinel_warning: no `step`"))?;
+        let fraction = num("fraction")?;
+        let words = format!(
+            "flagged at update {step} ({:.0}% of training): training loss {:.4}, {:.2} times the constant-prediction \
+             loss; lower layers' gradient norm {:.2} times its first-updates value",
+            100.0 * fraction,
+            num("loss_mean")?,
+            num("loss_ratio")?,
+            num("lower_growth")?
+        );
+        run.sentinel_flag = Some((step, fraction, words));
+    }
     Ok(())
 }
 

@@ -67,6 +67,18 @@ pub struct Row {
     /// The majority-class prediction's value in the table's own metric, when the runs recorded it (MRPC's
     /// F1 of always predicting the positive class), so a reader sees why a run above it can have failed.
     pub baseline_in_metric: Option<f64>,
+    /// Runs the failure sentinel stopped (failed; no final model, so not in n), and of them the original
+    /// runs (all of them, without restarts).
+    pub stopped_by_sentinel: usize,
+    pub stopped_by_sentinel_original: usize,
+    /// Runs the sentinel flagged (any status).
+    pub flagged: usize,
+    /// `sentinel = "restart"`: replacement runs in the group. Then `failed` and `judged` are over the original
+    /// runs only, n and the statistics over every run that finished (originals and replacements), and
+    /// `original_std` over the original runs with a value (the stopped ones at their value where they stopped).
+    pub restarted: usize,
+    pub original_std: Option<f64>,
+    pub original_n: usize,
 }
 
 impl Row {
@@ -99,7 +111,18 @@ pub fn row(group: &Group, runs: &[RunData]) -> Row {
     let values: Vec<f64> = final_values(group, runs).into_iter().map(|(_, v)| v).collect();
     let members: Vec<&RunData> = group.runs.iter().map(|&i| &runs[i]).collect();
     let ended: Vec<&RunData> = members.iter().copied().filter(|r| r.ended()).collect();
-    let judged: Vec<&RunData> = ended.iter().copied().filter(|r| r.judged()).collect();
+    // With restarts, failures are counted over the original runs: a replacement exists because an original
+    // failed, so counting it would lower the failure rate by the sentinel's own doing.
+    let restarted = members.iter().filter(|r| r.replaces.is_some()).count();
+    let originals: Vec<&RunData> = ended.iter().copied().filter(|r| r.replaces.is_none()).collect();
+    let judged: Vec<&RunData> = originals.iter().copied().filter(|r| r.judged()).collect();
+    let original_values: Vec<f64> = originals
+        .iter()
+        .filter(|r| r.has_final_model() || r.status == "stopped_by_sentinel")
+        .filter_map(|r| r.final_metrics.get(&group.metric).copied())
+        .collect();
+    let original_std =
+        (restarted > 0).then(|| describe(&original_values).ok().and_then(|d| d.std_sample)).flatten();
     let d = describe(&values).ok();
     let n = values.len();
     let bca = |stat| {
@@ -144,6 +167,12 @@ pub fn row(group: &Group, runs: &[RunData]) -> Row {
                 r.majority_metrics.get(&group.metric).copied()
             }
         }),
+        stopped_by_sentinel: ended.iter().filter(|r| r.status == "stopped_by_sentinel").count(),
+        stopped_by_sentinel_original: judged.iter().filter(|r| r.status == "stopped_by_sentinel").count(),
+        flagged: members.iter().filter(|r| r.sentinel_flag.is_some()).count(),
+        restarted,
+        original_std,
+        original_n: if restarted > 0 { original_values.len() } else { 0 },
     }
 }
 
@@ -169,6 +198,30 @@ pub fn caption(rows: &[Row]) -> String {
     );
     if not_ended > 0 {
         s += &format!(" {not_ended} run(s) have not ended yet and are in no number.");
+    }
+    let by_sentinel: usize = rows.iter().map(|r| r.stopped_by_sentinel).sum();
+    let by_sentinel_original: usize = rows.iter().map(|r| r.stopped_by_sentinel_original).sum();
+    let restarted: usize = rows.iter().map(|r| r.restarted).sum();
+    if by_sentinel > 0 {
+        let of = if restarted > 0 {
+            format!(" ({by_sentinel_original} of them original runs)")
+        } else {
+            String::new()
+        };
+        s += &format!(
+            " {by_sentinel} run(s){of} were stopped by the failure sentinel: they count as failed (said beside the \
+             failed column), and have no final model, so they are in no statistic over n."
+        );
+    }
+    if restarted > 0 {
+        s += &format!(
+            " The study replaced stopped runs with runs of the next seeds (sentinel = \"restart\"; {restarted} \
+             replacement run(s)): the failed column is over the original runs only, n and the statistics are over \
+             every run that finished (originals and replacements), and the std over the original runs (the stopped \
+             ones at their value where they stopped) is shown beside it. Cite the original runs' std as the \
+             recipe's spread: the finished runs' std leaves out the runs the sentinel replaced, so it is the spread \
+             of runs that passed the sentinel, not of the recipe."
+        );
     }
     s
 }
@@ -212,11 +265,21 @@ fn interval(ci: Option<[f64; 2]>) -> Option<String> {
 
 pub fn cells(row: &Row) -> Vec<Cell> {
     let n_aside = (row.runs > row.ended).then(|| format!("({} not ended)", row.runs - row.ended));
-    let std_aside = if row.n >= 2 && row.n < MIN_BOOTSTRAP_RUNS {
+    let std_aside = if row.restarted > 0 {
+        Some(format!("(originals: {} over {} runs)", value(row.original_std), row.original_n))
+    } else if row.n >= 2 && row.n < MIN_BOOTSTRAP_RUNS {
         Some(TOO_FEW_FOR_SPREAD.to_string())
     } else {
         interval(row.std_ci)
     };
+    let mut failed_notes = Vec::new();
+    if row.stopped_by_sentinel_original > 0 {
+        failed_notes.push(format!("{} by the sentinel", row.stopped_by_sentinel_original));
+    }
+    if row.restarted > 0 {
+        failed_notes.push(format!("{} restarted", row.restarted));
+    }
+    let failed_aside = (!failed_notes.is_empty()).then(|| format!("({})", failed_notes.join(", ")));
     let baseline = match (&row.majority_baseline, &row.baseline_metric, row.baseline_in_metric) {
         (Some(b), Some(m), _) if *m == row.metric => format!("{b:.4}"),
         (Some(b), Some(m), Some(own)) => format!("{own:.4} ({b:.4} {m})"),
@@ -241,7 +304,7 @@ pub fn cells(row: &Row) -> Vec<Cell> {
         plain(value(row.max)),
         plain(row.diverged.to_string()),
         plain(row.stopped.to_string()),
-        plain(row.failed_text()),
+        Cell { text: row.failed_text(), aside: failed_aside },
         plain(baseline),
     ]
 }
@@ -255,7 +318,7 @@ pub fn text(rows: &[Row]) -> String {
                 .enumerate()
                 .map(|(i, c)| match c.aside {
                     // Intervals stay in the HTML and Markdown; the terminal keeps the table narrow.
-                    Some(a) if i == 3 => format!("{} {a}", c.text),
+                    Some(a) if i == 3 || i == 11 || (i == 4 && r.restarted > 0) => format!("{} {a}", c.text),
                     _ => c.text,
                 })
                 .collect()

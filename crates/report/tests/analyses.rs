@@ -88,6 +88,9 @@ fn run(failed: bool) -> RunData {
         evals: Vec::new(),
         grad_norms: Vec::new(),
         skipped_lines: 0,
+        sentinel_flag: None,
+        replaces: None,
+        replaced_by: None,
     }
 }
 

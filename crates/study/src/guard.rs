@@ -26,6 +26,16 @@ pub fn check_folder(dir: &Path, spec: &StudySpec, runs: &[PlannedRun]) -> Result
         ))
     })?;
     let (old_spec, old_runs) = old;
+    if old_spec.restart.is_some() && !crate::restarts::all_slots(&crate::store::Store::at(dir)).is_empty() {
+        // Replacement runs took the seeds after the study's largest: more seeds would make them originals.
+        return Err(StudyError::Other(format!(
+            "{} holds a study with sentinel = \"restart\" that has replaced runs with the next seeds; it cannot be \
+             changed or extended in place. Run the new study into another folder with --out.\nThe difference (- in \
+             the folder, + given):\n{}",
+            dir.display(),
+            line_difference(&old_text, &spec.text)
+        )));
+    }
     let new_ids: BTreeSet<&str> = runs.iter().map(|r| r.id.as_str()).collect();
     let removed: Vec<&PlannedRun> = old_runs.iter().filter(|r| !new_ids.contains(r.id.as_str())).collect();
     let plan_change = plan_difference(old_spec.early_stopping.as_ref(), spec.early_stopping.as_ref());

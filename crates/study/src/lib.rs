@@ -10,6 +10,7 @@ pub mod guard;
 pub mod plan;
 pub mod presets;
 pub mod record;
+pub mod restarts;
 pub mod results;
 pub mod runner;
 pub mod slurm;

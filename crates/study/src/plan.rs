@@ -3,6 +3,7 @@
 //! is a new run.
 
 use crate::error::{Result, StudyError};
+use crate::restarts::Reserve;
 use crate::spec::StudySpec;
 use sha2::{Digest, Sha256};
 use stabletune_model::{hub, EncoderConfig};
@@ -23,6 +24,9 @@ pub struct PlannedRun {
     pub configuration: String,
     /// The model as the study names it (`default` for the built-in one).
     pub model: String,
+    /// A reserve run of `sentinel = "restart"`: dormant until it replaces a stopped run
+    /// ([`crate::restarts`]).
+    pub reserve: Option<Reserve>,
 }
 
 /// Expands the grid in a fixed order (model, task, recipe, swept settings, seeds), resolving each run's
@@ -81,17 +85,53 @@ pub fn plan(spec: &StudySpec) -> Result<Vec<PlannedRun>> {
                             task: task.clone(),
                             configuration: parts.join(" "),
                             model: model_name,
+                            reserve: None,
                         });
                     }
                 }
             }
         }
     }
+    if let Some(max_restarts) = spec.restart {
+        runs.extend(reserves(&runs, max_restarts));
+    }
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = runs.iter().find(|r| !seen.insert(r.id.clone())) {
         return Err(spec_error(spec, format!("two runs of the grid are the same run ({})", dup.id)));
     }
     Ok(runs)
+}
+
+/// `max_restarts` reserve runs per configuration, after the study's runs: the configuration's runs with
+/// the next seeds above its largest, in order.
+fn reserves(runs: &[PlannedRun], max_restarts: usize) -> Vec<PlannedRun> {
+    let mut out = Vec::new();
+    let mut done = std::collections::HashSet::new();
+    for run in runs {
+        let group = crate::restarts::group_key(run);
+        if !done.insert(group.clone()) {
+            continue;
+        }
+        let same = || runs.iter().filter(|r| crate::restarts::group_key(r) == group);
+        let largest = same().map(|r| r.config.init_seed.max(r.config.data_seed)).max().unwrap_or(0);
+        for k in 1..=max_restarts as u64 {
+            let seed = largest + k;
+            let config = TrainConfig { init_seed: seed, data_seed: seed, ..run.config.clone() };
+            let id = format!(
+                "{}-{}-s{seed}-{seed}-{}",
+                slug(&run.task),
+                config.recipe.name(),
+                &identity_hash(&config, &run.model)[..10]
+            );
+            out.push(PlannedRun {
+                id,
+                config,
+                reserve: Some(Reserve { group: group.clone(), seed }),
+                ..run.clone()
+            });
+        }
+    }
+    out
 }
 
 fn spec_error(spec: &StudySpec, message: String) -> StudyError {

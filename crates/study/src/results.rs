@@ -11,6 +11,9 @@ pub fn read_runs(store: &Store, runs: &[PlannedRun]) -> Result<(Vec<RunData>, us
     let mut read = Vec::new();
     let mut not_started = 0;
     for run in runs {
+        if crate::restarts::dormant(store, run) {
+            continue;
+        }
         let dir = store.run_dir(&run.id);
         if !dir.join("config.toml").is_file() {
             not_started += 1;
@@ -18,6 +21,7 @@ pub fn read_runs(store: &Store, runs: &[PlannedRun]) -> Result<(Vec<RunData>, us
         }
         read.push(load_run(&dir).map_err(|e| e.to_string())?);
     }
+    stabletune_report::load::apply_restarts(&store.root, &mut read);
     Ok((read, not_started))
 }
 

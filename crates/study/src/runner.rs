@@ -13,6 +13,7 @@ use crate::early_stop::{self, at_decision_point, EarlyStopping, Group, RunState}
 use crate::error::{Result, StudyError};
 use crate::fence::Fence;
 use crate::plan::PlannedRun;
+use crate::restarts;
 use crate::store::{Beat, ClaimInfo, Claimant, Store};
 use crate::waiting::{keep_waiting, Wait, WaitOutcome};
 use stabletune_train::metrics::Metrics;
@@ -83,6 +84,8 @@ pub struct RunnerOptions {
     pub heartbeat_every: Duration,
     /// The study's early-stopping schedule, if any.
     pub early_stopping: Option<EarlyStopping>,
+    /// `sentinel = "restart"`: runs the sentinel stops are replaced from the study's reserve runs.
+    pub restart: bool,
     /// The longest a worker waits, with nothing to claim, for runs of its shard held elsewhere or for a
     /// decision, while nothing it waits for moves.
     pub max_wait: Duration,
@@ -131,6 +134,18 @@ pub enum Event {
     Waiting {
         worker: usize,
         runs: usize,
+    },
+    /// A run the failure sentinel stopped was replaced by a reserve run with the next seed.
+    Restarted {
+        worker: usize,
+        replaced: String,
+        replacement: String,
+    },
+    /// The failure sentinel flagged a run (`flag`: it trains on; `stop`/`restart`: it ends).
+    Flagged {
+        worker: usize,
+        id: String,
+        warning: Box<stabletune_train::sentinel::Warning>,
     },
     /// This process's claim on a run was taken over while it was stalled; it left the run to the new
     /// holder without writing more.
@@ -220,6 +235,11 @@ impl Observer for WorkerObserver<'_> {
         (self.on_event)(Event::Eval { worker: self.worker, id: self.id.clone(), step, value, headline });
     }
 
+    fn on_sentinel(&mut self, warning: &stabletune_train::sentinel::Warning) {
+        let warning = Box::new(warning.clone());
+        (self.on_event)(Event::Flagged { worker: self.worker, id: self.id.clone(), warning });
+    }
+
     fn write_fence(&self) -> Option<WriteFence> {
         let fence = self.fence.clone();
         Some(Arc::new(move || fence.allows()))
@@ -286,7 +306,7 @@ pub fn run_workers(
                             && failure.lock().expect("lock").is_none()
                     };
                     while go_on() {
-                        let next = match claim_next(store, runs, opts, me, worker, groups) {
+                        let next = match claim_next(store, runs, opts, me, worker, groups, on_event) {
                             Ok(Some(next)) => next,
                             Ok(None) => {
                                 match keep_waiting(store, runs, opts, groups, on_event, wait) {
@@ -419,12 +439,32 @@ fn claim_next<'r>(
     me: &Claimant,
     worker: usize,
     groups: &[Group],
+    on_event: &(dyn Fn(Event) + Sync),
 ) -> Result<Option<(&'r PlannedRun, ClaimInfo)>> {
     let mine = |i: usize| opts.shard.is_none_or(|s| s.contains(i));
     let order = (0..runs.len()).filter(|&i| mine(i)).chain((0..runs.len()).filter(|&i| !mine(i)));
     for i in order {
         let run = &runs[i];
-        if store.finished(&run.id).is_some() {
+        if restarts::dormant(store, run) {
+            continue;
+        }
+        if let Some(summary) = store.finished(&run.id) {
+            // Stopped by the sentinel in a study that restarts: replaced by whoever holds its claim (the worker
+            // that trained it, or after a kill whoever comes next), so it is replaced exactly once.
+            if opts.restart && restarts::needs_restart(store, runs, run, &summary) {
+                if let Some(claim) = store.try_claim(&run.id, me, worker, opts.stale_after)? {
+                    let slot = restarts::restart(store, runs, run);
+                    store.release(&run.id, &claim);
+                    if let Some(slot) = slot? {
+                        on_event(Event::Restarted {
+                            worker,
+                            replaced: slot.replaced,
+                            replacement: slot.replacement,
+                        });
+                    }
+                }
+                continue;
+            }
             // A holder killed between writing the summary and releasing its claim left the claim behind.
             if store.claim_file(&run.id).exists() {
                 store.sweep_ended(&run.id, me, opts.stale_after);

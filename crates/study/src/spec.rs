@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use toml::Value;
 
 /// Keys of a study file that are not run settings.
-const STUDY_KEYS: [&str; 12] = [
+const STUDY_KEYS: [&str; 13] = [
     "name",
     "model",
     "models",
@@ -23,6 +23,7 @@ const STUDY_KEYS: [&str; 12] = [
     "data_seeds",
     "grid",
     "early_stopping",
+    "max_restarts",
 ];
 /// Run settings a study sets through its own keys.
 const RESERVED: [&str; 3] = ["seed", "init_seed", "data_seed"];
@@ -118,6 +119,9 @@ pub struct StudySpec {
     pub execution: Execution,
     /// Dodge et al.'s early stopping (`[early_stopping]`), when the study uses it.
     pub early_stopping: Option<EarlyStopping>,
+    /// `sentinel = "restart"`: the most runs the sentinel's stopped runs are replaced with, per
+    /// configuration (`max_restarts`, default: the number of seeds). Its runs have `sentinel = "stop"`.
+    pub restart: Option<usize>,
     /// The file it came from (`None`: a preset).
     pub source: Option<PathBuf>,
     /// The text it was parsed from.
@@ -298,6 +302,7 @@ impl StudySpec {
             }
             None => None,
         };
+        let restart = parse_restart(path, &table, &mut settings, &seeds, early_stopping.is_some())?;
         if let Some((key, _)) = settings.iter().find(|(_, v)| v.is_empty()) {
             return Err(err(path, format!("{key}: an empty list leaves no runs")));
         }
@@ -313,6 +318,7 @@ impl StudySpec {
             settings,
             execution,
             early_stopping,
+            restart,
             source: None,
             text: text.to_string(),
         })
@@ -322,6 +328,45 @@ impl StudySpec {
     pub fn swept(&self) -> Vec<&str> {
         self.settings.iter().filter(|(_, v)| v.len() > 1).map(|(k, _)| k.as_str()).collect()
     }
+}
+
+/// `sentinel = "restart"` and `max_restarts`: the study's runs get `sentinel = "stop"`, and the study
+/// replaces each run the sentinel stops ([`crate::restarts`]).
+fn parse_restart(
+    path: &Path,
+    table: &toml::Table,
+    settings: &mut [(String, Vec<Value>)],
+    seeds: &Seeds,
+    early_stopping: bool,
+) -> Result<Option<usize>> {
+    let restart = Value::String("restart".into());
+    let sentinel = settings.iter_mut().find(|(k, _)| k == "sentinel");
+    let on = match sentinel {
+        Some((_, values)) if values.contains(&restart) => {
+            if values.len() > 1 {
+                return Err(err(path, "sentinel: \"restart\" cannot be swept with other settings"));
+            }
+            values[0] = Value::String("stop".into());
+            true
+        }
+        _ => false,
+    };
+    let max = match table.get("max_restarts") {
+        None => None,
+        Some(Value::Integer(n)) if *n > 0 && on => Some(*n as usize),
+        Some(_) if !on => return Err(err(path, "max_restarts needs sentinel = \"restart\"")),
+        Some(v) => return Err(err(path, format!("max_restarts: expected a positive number, got {v}"))),
+    };
+    if !on {
+        return Ok(None);
+    }
+    let Seeds::Paired(list) = seeds else {
+        return Err(err(path, "sentinel = \"restart\" replaces a run with the next seed: it needs `seeds`"));
+    };
+    if early_stopping {
+        return Err(err(path, "sentinel = \"restart\" and [early_stopping] cannot be combined"));
+    }
+    Ok(Some(max.unwrap_or(list.len())))
 }
 
 fn parse_execution(path: &Path, value: &Value) -> Result<Execution> {

@@ -27,8 +27,10 @@ pub struct StudyStatus {
     pub stopped_by_schedule: usize,
     /// Runs ended by the failure sentinel (`sentinel = "stop"` or `"restart"`); counted as failed.
     pub stopped_by_sentinel: usize,
-    /// Runs the sentinel flagged (ended or still training), by id.
+    /// Ended runs the sentinel flagged, by id (a run still training shows its flag in the progress line).
     pub flagged: Vec<String>,
+    /// Replacement runs started for runs the sentinel stopped (`sentinel = "restart"`).
+    pub restarted: usize,
     /// Ended runs that failed (at or below the majority baseline, or diverged).
     pub failed: usize,
     pub running: Vec<Running>,
@@ -46,11 +48,14 @@ pub struct StudyStatus {
 /// so at a glance only a claim of a process known dead counts as gone; `stale_after` is shown with it.
 pub fn status(store: &Store, runs: &[PlannedRun], stale_after: u64) -> StudyStatus {
     let me = Claimant::this_process();
+    // Reserve runs of `sentinel = "restart"` join the study only when a slot activates them.
+    let runs: Vec<&PlannedRun> = runs.iter().filter(|r| !crate::restarts::dormant(store, r)).collect();
     let mut s = StudyStatus { planned: runs.len(), ..Default::default() };
+    s.restarted = runs.iter().filter(|r| r.reserve.is_some()).count();
     let (mut seconds, mut updates, mut totals) = (0.0, 0u64, Vec::new());
     let mut left_known = 0u64;
     let mut left_unknown = 0usize;
-    for run in runs {
+    for run in runs.iter().copied() {
         if let Some(sum) = store.finished(&run.id) {
             match sum.status {
                 Status::Completed => s.completed += 1,
@@ -132,6 +137,12 @@ pub fn render(s: &StudyStatus) -> String {
         out += &format!(
             "  claim unreadable {id}: its claim file is empty or damaged; a worker takes the run over once it has \
              seen the file unchanged past the stale limit\n"
+        );
+    }
+    if s.restarted > 0 {
+        out += &format!(
+            "  {} replacement run(s) for runs the sentinel stopped (sentinel = \"restart\")\n",
+            s.restarted
         );
     }
     if !s.flagged.is_empty() {

@@ -28,6 +28,7 @@ fn planned(n: usize) -> Vec<PlannedRun> {
                 task: "rte".into(),
                 configuration: "mosbach2021".into(),
                 model: "m".into(),
+                reserve: None,
             }
         })
         .collect()
@@ -56,6 +57,9 @@ fn summary(status: Status, steps: u64) -> Summary {
         majority_baseline: Some(BASELINE),
         majority_metrics: None,
         failed: None,
+        constant_loss: None,
+        sentinel: Default::default(),
+        sentinel_warning: None,
         wall_seconds: 1.0,
         train_examples_per_second: 1.0,
         version: "test".into(),

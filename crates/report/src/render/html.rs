@@ -46,7 +46,7 @@ pub(crate) fn render(r: &Report) -> String {
     table1(&mut h, r);
     verdicts(&mut h, r);
     dodge(&mut h, r);
-    for line in super::early_stopping_lines(r) {
+    for line in super::early_stopping_lines(r).iter().chain(&super::sections::sentinel_blocks(r)) {
         h.push_str(&line.html());
     }
     let _ = writeln!(h, "<h2>Figures</h2>");

@@ -42,7 +42,7 @@ pub(crate) fn render(r: &Report) -> String {
     for b in crate::dodge::blocks(&r.dodge) {
         m.push_str(&b.markdown());
     }
-    for line in super::early_stopping_lines(r) {
+    for line in super::early_stopping_lines(r).iter().chain(&super::sections::sentinel_blocks(r)) {
         m.push_str(&line.markdown());
     }
     let _ = writeln!(m, "## Figures\n");

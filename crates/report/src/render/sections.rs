@@ -118,3 +118,45 @@ pub(crate) fn verdict_blocks(r: &Report) -> Vec<Block> {
     }
     out
 }
+
+/// The failure sentinel's section: every run it flagged, with the evidence, its outcome, and what the
+/// study did with it (`flag`: trained on; `stop`: ended as failed; `restart`: replaced).
+pub(crate) fn sentinel_blocks(r: &Report) -> Vec<Block> {
+    let flagged: Vec<&crate::RunData> = r.runs.iter().filter(|run| run.sentinel_flag.is_some()).collect();
+    if flagged.is_empty() {
+        return Vec::new();
+    }
+    let stopped = flagged.iter().filter(|run| run.status == "stopped_by_sentinel").count();
+    let saved: u64 = flagged
+        .iter()
+        .filter(|run| run.status == "stopped_by_sentinel")
+        .filter_map(|run| Some(run.total_steps?.saturating_sub(run.steps?)))
+        .sum();
+    let mut intro = format!(
+        "The failure sentinel flagged {} run(s) from their own training signals (training loss at the level of a \
+         constant prediction while the lower layers' gradients stayed near their first-updates size; the rule and its \
+         measured precision and recall are in the README).",
+        flagged.len()
+    );
+    if stopped > 0 {
+        intro += &format!(
+            " It stopped {stopped} of them, counted as failed, saving {saved} updates; a stopped run has no final \
+             outcome of its own, so a flag on it cannot be checked against one."
+        );
+    }
+    let lines = flagged
+        .iter()
+        .map(|run| {
+            let (_, _, words) = run.sentinel_flag.as_ref().expect("flagged");
+            let outcome = match (run.status.as_str(), run.failed) {
+                ("stopped_by_sentinel", _) => "stopped by the sentinel (failed)".to_string(),
+                (_, Some(true)) => format!("{}, failed at its end", run.status),
+                (_, Some(false)) => format!("{}, not failed at its end: a false alarm", run.status),
+                (status, None) => status.to_string(),
+            };
+            let replaced = run.replaced_by.as_ref().map_or(String::new(), |n| format!("; replaced by {n}"));
+            format!("{}: {words}; {outcome}{replaced}.", run.name)
+        })
+        .collect();
+    vec![Block::Heading("Failure sentinel".into()), Block::Paragraph(intro), Block::List(lines)]
+}
