@@ -247,32 +247,32 @@ pub struct Fit {
     pub rules_tried: usize,
 }
 
-/// Searches [`grid`] for the rule with the highest recall at 25% of training among those whose precision
-/// is at least `min_precision` at every fraction; ties go to the higher recall at 10%, then to the more
-/// cautious rule (higher loss ratio, lower growth, more hits in a row, later start: the grid's later entry
-/// in that order). `None` when no rule reaches the precision.
+/// Searches [`grid`] for the rule that best flags the failed runs by 25% of training: first any rule that
+/// meets the target there (precision at least `min_precision`, recall at least 0.8), then the highest F1 of
+/// precision and recall at 25% (a rule that flags nothing scores 0), then the higher recall at 10%; ties go
+/// to the more cautious rule (the grid's later entry: higher loss ratio, lower growth, more hits in a row,
+/// later start). `None` when no rule flags any run by 25%.
 pub fn fit(runs: &[RunSignals], min_precision: f64) -> Option<Fit> {
     let rules = grid();
-    let recall_at = |scores: &[Score], f: f64| {
-        scores
-            .iter()
-            .find(|s| s.detector == "sentinel" && s.fraction == f)
-            .and_then(|s| s.recall)
-            .unwrap_or(0.0)
+    let at = |scores: &[Score], f: f64| -> (f64, f64) {
+        let s = scores.iter().find(|s| s.detector == "sentinel" && s.fraction == f);
+        (s.and_then(|s| s.precision).unwrap_or(0.0), s.and_then(|s| s.recall).unwrap_or(0.0))
     };
-    let mut best: Option<(f64, f64, Rule, Vec<Score>)> = None;
+    let mut best: Option<((bool, f64, f64), Rule, Vec<Score>)> = None;
     for rule in &rules {
         let scores: Vec<Score> =
             evaluate(runs, *rule).into_iter().filter(|s| s.detector == "sentinel").collect();
-        if scores.iter().any(|s| s.precision.is_some_and(|p| p < min_precision)) {
+        let (p, r) = at(&scores, 0.25);
+        if r == 0.0 {
             continue;
         }
-        let key = (recall_at(&scores, 0.25), recall_at(&scores, 0.1));
-        if best.as_ref().is_none_or(|b| key >= (b.0, b.1)) {
-            best = Some((key.0, key.1, *rule, scores));
+        let f1 = 2.0 * p * r / (p + r);
+        let key = (p >= min_precision && r >= 0.8, f1, at(&scores, 0.1).1);
+        if best.as_ref().is_none_or(|b| key >= b.0) {
+            best = Some((key, *rule, scores));
         }
     }
-    best.map(|(_, _, rule, scores)| Fit { rule, scores, rules_tried: rules.len() })
+    best.map(|(_, rule, scores)| Fit { rule, scores, rules_tried: rules.len() })
 }
 
 /// The scores as a Markdown table.
