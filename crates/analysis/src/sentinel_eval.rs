@@ -258,7 +258,9 @@ pub fn fit(runs: &[RunSignals], min_precision: f64) -> Option<Fit> {
         let s = scores.iter().find(|s| s.detector == "sentinel" && s.fraction == f);
         (s.and_then(|s| s.precision).unwrap_or(0.0), s.and_then(|s| s.recall).unwrap_or(0.0))
     };
-    let mut best: Option<((bool, f64, f64), Rule, Vec<Score>)> = None;
+    // (meets the target, F1 at 25%, recall at 10%): compared in that order.
+    type Key = (bool, f64, f64);
+    let mut best: Option<(Key, Rule, Vec<Score>)> = None;
     for rule in &rules {
         let scores: Vec<Score> =
             evaluate(runs, *rule).into_iter().filter(|s| s.detector == "sentinel").collect();

@@ -8,11 +8,11 @@ use stabletune_train::trainer::Quiet;
 use stabletune_train::{locations, train, Overrides, Recipe, Status, Summary, Task, TrainConfig};
 use std::path::Path;
 
-/// The first 160 training and 100 dev rows of SST-2.
+/// The first 160 training and 40 dev rows of SST-2.
 fn small_sst2() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let src = locations::task_dir(Task::Sst2, None);
-    for (file, rows) in [("train.tsv", 160), ("dev.tsv", 100)] {
+    for (file, rows) in [("train.tsv", 160), ("dev.tsv", 40)] {
         let text = std::fs::read_to_string(src.join(file)).unwrap();
         let head: String = text.lines().take(rows + 1).map(|l| format!("{l}\n")).collect();
         std::fs::write(dir.path().join(file), head).unwrap();
@@ -27,7 +27,7 @@ fn config(data: &Path, sentinel: SentinelMode, threads: usize) -> TrainConfig {
         data_dir: Some(data.to_path_buf()),
         recipe: Some(Recipe::Mosbach2021),
         seed: Some(1),
-        epochs: Some(4),
+        epochs: Some(3),
         lr: Some(1e-7),
         evals_per_epoch: Some(1),
         grad_norms_every: Some(2),
