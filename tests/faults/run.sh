@@ -220,6 +220,10 @@ run "$DIR/restart.toml" --out "$DIR/restart" --workers 1 > /dev/null 2> "$DIR/re
 [ "$rc" = 0 ] && ok "the study ends (exit 0)" || { bad "restart study: exit $rc"; tail -5 "$DIR/restartC.err"; }
 [ "$(slots "$DIR/restart")" = 2 ] && ok "2 replacements, as undisturbed" || bad "$(slots "$DIR/restart") slots"
 $CHECK "$DIR/ref-restart" "$DIR/restart" --same-runs && ok "every original and replacement once, identical to the undisturbed study" || bad "restart study differs"
+md="$DIR/restart/report/report.md"
+grep -q "by the sentinel, 2 restarted)" "$md" && grep -q "(originals: " "$md" && grep -q "Cite the original runs' std" "$md" \
+    && grep -q "## Failure sentinel" "$md" && ok "the report shows the original failures, the restarts and both spreads" \
+    || bad "the report misses the restarts: $(grep -A3 '^| task' "$md" | tail -1)"
 
 fi
 echo "$((SECONDS - START)) s"
