@@ -236,6 +236,10 @@ impl Observer for WorkerObserver<'_> {
     }
 
     fn on_sentinel(&mut self, warning: &stabletune_train::sentinel::Warning) {
+        // The next beat carries the flag, so `study status` shows it while the run trains on (`flag`).
+        if let Some(h) = self.held.lock().expect("claims lock").get_mut(&self.id) {
+            h.beat.flagged_at = Some(warning.step);
+        }
         let warning = Box::new(warning.clone());
         (self.on_event)(Event::Flagged { worker: self.worker, id: self.id.clone(), warning });
     }

@@ -15,6 +15,8 @@ pub struct Running {
     pub since_seconds: u64,
     pub step: u64,
     pub total_steps: u64,
+    /// The update at which the failure sentinel flagged the run, if it did.
+    pub flagged_at: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -27,7 +29,7 @@ pub struct StudyStatus {
     pub stopped_by_schedule: usize,
     /// Runs ended by the failure sentinel (`sentinel = "stop"` or `"restart"`); counted as failed.
     pub stopped_by_sentinel: usize,
-    /// Ended runs the sentinel flagged, by id (a run still training shows its flag in the progress line).
+    /// Ended runs the sentinel flagged, by id (a run still training shows its flag under `running`).
     pub flagged: Vec<String>,
     /// Replacement runs started for runs the sentinel stopped (`sentinel = "restart"`).
     pub restarted: usize,
@@ -93,6 +95,7 @@ pub fn status(store: &Store, runs: &[PlannedRun], stale_after: u64) -> StudyStat
                     since_seconds: now().saturating_sub(c.since),
                     step: beat.step,
                     total_steps: beat.total_steps,
+                    flagged_at: beat.flagged_at,
                 });
             }
             Claim::Unreadable(_) => {
@@ -150,8 +153,10 @@ pub fn render(s: &StudyStatus) -> String {
             &format!("  flagged by the failure sentinel ({}): {}\n", s.flagged.len(), s.flagged.join(", "));
     }
     for r in &s.running {
+        let flag =
+            r.flagged_at.map_or(String::new(), |step| format!(", flagged by the sentinel at update {step}"));
         out += &format!(
-            "  running {}: {}:{} worker {}, for {} s, step {}/{}\n",
+            "  running {}: {}:{} worker {}, for {} s, step {}/{}{flag}\n",
             r.id, r.host, r.pid, r.worker, r.since_seconds, r.step, r.total_steps
         );
     }

@@ -61,6 +61,9 @@ pub struct Beat {
     pub time: u64,
     pub step: u64,
     pub total_steps: u64,
+    /// The update at which the failure sentinel flagged the run (absent in beats of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flagged_at: Option<u64>,
 }
 
 /// A claim as read from the store.

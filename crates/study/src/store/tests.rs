@@ -27,7 +27,7 @@ fn staleness_is_judged_on_the_readers_clock_never_on_the_writers() {
     // until this process has seen it unchanged for the limit.
     let behind = ClaimInfo { since: now() - 3600, ..other_host(7) };
     std::fs::write(store.claim_path("r2"), serde_json::to_string(&behind).unwrap()).unwrap();
-    let old_beat = Beat { count: 3, time: now() - 3600, step: 5, total_steps: 10 };
+    let old_beat = Beat { count: 3, time: now() - 3600, step: 5, total_steps: 10, flagged_at: None };
     std::fs::write(store.beat_path("r2", 7), serde_json::to_string(&old_beat).unwrap()).unwrap();
     assert!(store.try_claim("r2", &me, 0, 1).unwrap().is_none(), "first sight starts the watch");
     // It beats (the counter changes): the watch starts again.
