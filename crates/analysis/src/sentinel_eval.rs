@@ -175,12 +175,11 @@ fn evals_by(run: &RunSignals, fraction: f64) -> usize {
 ///   half of the runs with the lowest best-so-far dev metric (the evaluation before training included, as
 ///   theirs) are stopped; ties keep the lower seed order.
 pub fn evaluate(runs: &[RunSignals], rule: Rule) -> Vec<Score> {
-    let warnings = replay(runs, rule);
-    let sentinel_flags: Vec<Option<u64>> = warnings.iter().map(|w| w.as_ref().map(|w| w.step)).collect();
+    let sentinel = sentinel_scores(runs, rule);
     let mut out = Vec::new();
-    for f in FRACTIONS {
+    for (f, sentinel) in FRACTIONS.into_iter().zip(sentinel) {
         let evals = runs.iter().map(|r| evals_by(r, f)).sum::<usize>() as f64 / runs.len().max(1) as f64;
-        out.push(score("sentinel", runs, f, &sentinel_flags, 0.0));
+        out.push(sentinel);
         let at_baseline: Vec<Option<u64>> = runs
             .iter()
             .map(|r| {
@@ -194,6 +193,12 @@ pub fn evaluate(runs: &[RunSignals], rule: Rule) -> Vec<Score> {
         out.push(score("Dodge (keep half)", runs, f, &dodge_keep_half(runs, f), evals));
     }
     out
+}
+
+/// The sentinel's scores alone, one per fraction of [`FRACTIONS`] (what [`fit`] compares).
+pub fn sentinel_scores(runs: &[RunSignals], rule: Rule) -> Vec<Score> {
+    let flags: Vec<Option<u64>> = replay(runs, rule).into_iter().map(|w| w.map(|w| w.step)).collect();
+    FRACTIONS.into_iter().map(|f| score("sentinel", runs, f, &flags, 0.0)).collect()
 }
 
 /// Dodge's decision at `fraction`: per group, the lower half by best dev metric so far is stopped at the
@@ -255,15 +260,14 @@ pub struct Fit {
 pub fn fit(runs: &[RunSignals], min_precision: f64) -> Option<Fit> {
     let rules = grid();
     let at = |scores: &[Score], f: f64| -> (f64, f64) {
-        let s = scores.iter().find(|s| s.detector == "sentinel" && s.fraction == f);
+        let s = scores.iter().find(|s| s.fraction == f);
         (s.and_then(|s| s.precision).unwrap_or(0.0), s.and_then(|s| s.recall).unwrap_or(0.0))
     };
     // (meets the target, F1 at 25%, recall at 10%): compared in that order.
     type Key = (bool, f64, f64);
     let mut best: Option<(Key, Rule, Vec<Score>)> = None;
     for rule in &rules {
-        let scores: Vec<Score> =
-            evaluate(runs, *rule).into_iter().filter(|s| s.detector == "sentinel").collect();
+        let scores = sentinel_scores(runs, *rule);
         let (p, r) = at(&scores, 0.25);
         if r == 0.0 {
             continue;

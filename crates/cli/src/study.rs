@@ -163,15 +163,7 @@ fn run_study(args: RunArgs) -> Result<ExitCode> {
     }
     let to_do = mine.iter().filter(|&&i| study.store.finished(&study.runs[i].id).is_none()).count();
     let restart = study.spec.restart.is_some();
-    // Whether a run is part of the study and not over: not a dormant reserve, and not ended (or ended by the
-    // sentinel and still to be replaced).
-    let open = |run: &PlannedRun| {
-        !restarts::dormant(&study.store, run)
-            && match study.store.finished(&run.id) {
-                None => true,
-                Some(s) => restart && restarts::needs_restart(&study.store, &study.runs, run, &s),
-            }
-    };
+    let open = |run: &PlannedRun| restarts::is_open(&study.store, &study.runs, run, restart);
     let shard_text = shard.map_or(String::new(), |s| format!(", shard {}/{}", s.index, s.count));
     eprintln!(
         "study {} in {}: {} runs{shard_text}, {to_do} to do; {workers} worker(s) x {threads} thread(s)",

@@ -23,7 +23,7 @@ pub struct EvalRecord {
 }
 
 /// A run as its files describe it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RunData {
     pub dir: PathBuf,
     /// The folder's name.
@@ -193,23 +193,7 @@ pub fn load_run(dir: &Path) -> Result<RunData> {
         settings,
         task,
         status: "unfinished".into(),
-        headline_metric: None,
-        final_metrics: BTreeMap::new(),
-        best_metrics: BTreeMap::new(),
-        best_step: None,
-        majority_baseline: None,
-        majority_metrics: BTreeMap::new(),
-        failed: None,
-        steps: None,
-        total_steps: None,
-        wall_seconds: None,
-        train: Vec::new(),
-        evals: Vec::new(),
-        grad_norms: Vec::new(),
-        skipped_lines: 0,
-        sentinel_flag: None,
-        replaces: None,
-        replaced_by: None,
+        ..Default::default()
     };
     let summary_path = dir.join("summary.json");
     if summary_path.is_file() {

@@ -74,23 +74,8 @@ fn run(failed: bool) -> RunData {
         status: "completed".into(),
         init_seed: Some(1),
         data_seed: Some(1),
-        headline_metric: None,
-        final_metrics: Default::default(),
-        best_metrics: Default::default(),
-        best_step: None,
-        majority_baseline: None,
-        majority_metrics: Default::default(),
         failed: Some(failed),
-        steps: None,
-        total_steps: None,
-        wall_seconds: None,
-        train: Vec::new(),
-        evals: Vec::new(),
-        grad_norms: Vec::new(),
-        skipped_lines: 0,
-        sentinel_flag: None,
-        replaces: None,
-        replaced_by: None,
+        ..Default::default()
     }
 }
 

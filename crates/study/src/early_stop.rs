@@ -100,6 +100,15 @@ pub struct Group {
     pub runs: Vec<usize>,
 }
 
+/// A group's name in file names: its task and configuration, anything but letters, digits and dots as `-`
+/// (early-stopping decisions, restart slots).
+pub fn group_key(run: &PlannedRun) -> String {
+    format!("{}-{}", run.task, run.configuration)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' })
+        .collect()
+}
+
 /// Groups runs by task and configuration.
 pub fn groups(runs: &[PlannedRun]) -> Vec<Group> {
     let mut out: Vec<Group> = Vec::new();
@@ -107,13 +116,8 @@ pub fn groups(runs: &[PlannedRun]) -> Vec<Group> {
         match out.iter_mut().find(|g| g.task == r.task && g.configuration == r.configuration) {
             Some(g) => g.runs.push(i),
             None => {
-                let name = format!("{}-{}", r.task, r.configuration);
-                let key: String = name
-                    .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' })
-                    .collect();
                 out.push(Group {
-                    key,
+                    key: group_key(r),
                     task: r.task.clone(),
                     configuration: r.configuration.clone(),
                     runs: vec![i],

@@ -108,11 +108,11 @@ fn reserves(runs: &[PlannedRun], max_restarts: usize) -> Vec<PlannedRun> {
     let mut out = Vec::new();
     let mut done = std::collections::HashSet::new();
     for run in runs {
-        let group = crate::restarts::group_key(run);
+        let group = crate::early_stop::group_key(run);
         if !done.insert(group.clone()) {
             continue;
         }
-        let same = || runs.iter().filter(|r| crate::restarts::group_key(r) == group);
+        let same = || runs.iter().filter(|r| crate::early_stop::group_key(r) == group);
         let largest = same().map(|r| r.config.init_seed.max(r.config.data_seed)).max().unwrap_or(0);
         for k in 1..=max_restarts as u64 {
             let seed = largest + k;

@@ -10,6 +10,7 @@
 //! stopped run's summary and its slot leaves the run in need of a restart: whoever next claims it
 //! activates the slot. The store then holds every original and every replacement exactly once.
 
+use crate::early_stop::group_key;
 use crate::error::{io, Result, StudyError};
 use crate::plan::PlannedRun;
 use crate::store::{hostname, now, Store};
@@ -43,22 +44,12 @@ fn slot_path(store: &Store, reserve: &PlannedRun, r: &Reserve) -> PathBuf {
     slot_dir(store, &r.group).join(format!("{}.json", reserve.id))
 }
 
-/// Every slot of a study, by replacement run (for reports and status).
+/// Every slot of a study, by replacement run (for the guard).
 pub fn all_slots(store: &Store) -> Vec<Slot> {
-    let root = store.root.join("restarts");
-    let mut out = Vec::new();
-    let Ok(groups) = std::fs::read_dir(&root) else { return out };
-    for g in groups.flatten() {
-        let Ok(files) = std::fs::read_dir(g.path()) else { continue };
-        for f in files.flatten().filter(|f| f.path().extension().is_some_and(|e| e == "json")) {
-            if let Some(slot) =
-                std::fs::read_to_string(f.path()).ok().and_then(|t| serde_json::from_str(&t).ok())
-            {
-                out.push(slot);
-            }
-        }
-    }
-    out.sort_by(|a: &Slot, b: &Slot| a.replacement.cmp(&b.replacement));
+    let Ok(groups) = std::fs::read_dir(store.root.join("restarts")) else { return Vec::new() };
+    let mut out: Vec<Slot> =
+        groups.flatten().flat_map(|g| slots(store, &g.file_name().to_string_lossy())).collect();
+    out.sort_by(|a, b| a.replacement.cmp(&b.replacement));
     out
 }
 
@@ -86,12 +77,14 @@ fn reserves<'r>(runs: &'r [PlannedRun], run: &PlannedRun) -> Vec<(&'r PlannedRun
         .collect()
 }
 
-/// The slot folder's name of a run's configuration.
-pub fn group_key(run: &PlannedRun) -> String {
-    format!("{}-{}", run.task, run.configuration)
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' })
-        .collect()
+/// Whether a run is part of the study and not over: not a dormant reserve, and not ended, or (with
+/// `restart`) ended by the sentinel and still waiting for its replacement.
+pub fn is_open(store: &Store, runs: &[PlannedRun], run: &PlannedRun, restart: bool) -> bool {
+    !dormant(store, run)
+        && match store.finished(&run.id) {
+            None => true,
+            Some(s) => restart && needs_restart(store, runs, run, &s),
+        }
 }
 
 /// Whether an ended run still waits for its replacement: the sentinel stopped it, no slot names it, and

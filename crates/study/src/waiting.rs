@@ -80,13 +80,10 @@ fn open_runs(
 ) -> Vec<(String, Why)> {
     let mut out = Vec::new();
     for (i, run) in runs.iter().enumerate() {
-        if opts.shard.is_some_and(|s| !s.contains(i)) || crate::restarts::dormant(store, run) {
+        if opts.shard.is_some_and(|s| !s.contains(i))
+            || !crate::restarts::is_open(store, runs, run, opts.restart)
+        {
             continue;
-        }
-        if let Some(summary) = store.finished(&run.id) {
-            if !(opts.restart && crate::restarts::needs_restart(store, runs, run, &summary)) {
-                continue;
-            }
         }
         let why = match store.claim(&run.id) {
             Claim::Held(c, beat) => {

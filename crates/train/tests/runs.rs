@@ -2,20 +2,15 @@
 //! seed, the authors' evaluation and logging schedule, resuming in every case, divergence, one subsample
 //! for every seed, a new task head, and refusing to overwrite a run.
 
+mod common;
+
 use stabletune_train::trainer::{Observer, StepRecord};
 use stabletune_train::{locations, train, Overrides, Recipe, Status, Summary, Task, TrainConfig};
 use std::path::{Path, PathBuf};
 
 /// The first 160 training and 100 dev rows of SST-2, so a run takes seconds.
 fn small_sst2() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let src = locations::task_dir(Task::Sst2, None);
-    for (file, rows) in [("train.tsv", 160), ("dev.tsv", 100)] {
-        let text = std::fs::read_to_string(src.join(file)).unwrap();
-        let head: String = text.lines().take(rows + 1).map(|l| format!("{l}\n")).collect();
-        std::fs::write(dir.path().join(file), head).unwrap();
-    }
-    dir
+    common::sst2_head(160, 100)
 }
 
 fn config(data: &Path, init_seed: u64, data_seed: u64) -> TrainConfig {

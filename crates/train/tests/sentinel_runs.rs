@@ -3,21 +3,16 @@
 //! thread count; `stop` ends the run as failed with a resumable checkpoint, and resuming it with `flag`
 //! ends bit-identical to the run that was never stopped.
 
+mod common;
+
 use stabletune_train::sentinel::{Sentinel, SentinelMode, Trace, RULE};
 use stabletune_train::trainer::Quiet;
-use stabletune_train::{locations, train, Overrides, Recipe, Status, Summary, Task, TrainConfig};
+use stabletune_train::{locations, train, Overrides, Recipe, Status, Summary, TrainConfig};
 use std::path::Path;
 
 /// The first 160 training and 40 dev rows of SST-2.
 fn small_sst2() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let src = locations::task_dir(Task::Sst2, None);
-    for (file, rows) in [("train.tsv", 160), ("dev.tsv", 40)] {
-        let text = std::fs::read_to_string(src.join(file)).unwrap();
-        let head: String = text.lines().take(rows + 1).map(|l| format!("{l}\n")).collect();
-        std::fs::write(dir.path().join(file), head).unwrap();
-    }
-    dir
+    common::sst2_head(160, 40)
 }
 
 fn config(data: &Path, sentinel: SentinelMode, threads: usize) -> TrainConfig {
