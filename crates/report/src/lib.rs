@@ -136,7 +136,7 @@ pub fn analyse_with(
     let tasks = verdicts::verdicts(&groups, &rows, &runs);
     let paper = paper::rows_for(&groups::tasks(&groups));
     let dodge = dodge_grids(&groups, &runs);
-    let mut figures = make_figures(&groups, &rows, &runs, options)?;
+    let mut figures = make_figures(&groups, &group_keys, &rows, &runs, options)?;
     // Fig. 2 and 7/13 from the study's stored analyses (`study analyze`), or how to produce them.
     figures.extend(figures::analyses::analysis_figures(&sources, &runs)?);
     let schedules = load_schedules(&sources, &runs)?;
@@ -156,7 +156,13 @@ pub fn analyse_with(
     })
 }
 
-fn make_figures(groups: &[Group], rows: &[Row], runs: &[RunData], options: &Options) -> Result<Vec<Figure>> {
+fn make_figures(
+    groups: &[Group],
+    keys: &[String],
+    rows: &[Row],
+    runs: &[RunData],
+    options: &Options,
+) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     for task in &groups::tasks(groups) {
         let gs: Vec<&Group> = groups.iter().filter(|g| g.task == *task).collect();
@@ -165,6 +171,8 @@ fn make_figures(groups: &[Group], rows: &[Row], runs: &[RunData], options: &Opti
             continue;
         }
         out.push(figures::box_plots(task, &gs, &rs, runs)?);
+        // Fig. 9 or Fig. 3 when the configurations are one of the paper's ablations.
+        out.extend(figures::ablation_boxes(task, &gs, runs, keys)?);
         for g in &gs {
             out.extend(figures::training_curves(g, runs)?);
         }

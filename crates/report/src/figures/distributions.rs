@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::groups::Group;
 use crate::load::RunData;
 use crate::table::{final_values, Row};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use stabletune_stats::{describe, expected_max_curve, Sampling};
@@ -15,6 +16,59 @@ use stabletune_stats::{describe, expected_max_curve, Sampling};
 fn jitter(k: usize) -> f64 {
     const OFFSETS: [f64; 7] = [0.0, -0.12, 0.12, -0.06, 0.06, -0.18, 0.18];
     OFFSETS[k % OFFSETS.len()] + 0.01 * (k / OFFSETS.len()) as f64
+}
+
+/// A box of `values` at `x`, `w` wide on each side: quartiles, the median as a thick line, whiskers to
+/// the furthest value within 1.5 IQR. Nothing is drawn for no values.
+pub(super) fn draw_box<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    x: f64,
+    w: f64,
+    values: &[f64],
+    c: RGBColor,
+    id: &str,
+) -> Result<()> {
+    let Ok(d) = describe(values) else { return Ok(()) };
+    let (lo_fence, hi_fence) = (d.q25 - 1.5 * d.iqr, d.q75 + 1.5 * d.iqr);
+    let lo = values.iter().copied().filter(|&v| v >= lo_fence).fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().filter(|&v| v <= hi_fence).fold(f64::NEG_INFINITY, f64::max);
+    chart
+        .draw_series([
+            Rectangle::new([(x - w, d.q25), (x + w, d.q75)], c.mix(0.18).filled()),
+            Rectangle::new([(x - w, d.q25), (x + w, d.q75)], c.stroke_width(2)),
+        ])
+        .map_err(fig_err(id))?;
+    chart
+        .draw_series([
+            PathElement::new(vec![(x - w, d.median), (x + w, d.median)], c.stroke_width(3)),
+            PathElement::new(vec![(x, d.q75), (x, hi)], c.stroke_width(1)),
+            PathElement::new(vec![(x, d.q25), (x, lo)], c.stroke_width(1)),
+            PathElement::new(vec![(x - w / 2.0, hi), (x + w / 2.0, hi)], c.stroke_width(1)),
+            PathElement::new(vec![(x - w / 2.0, lo), (x + w / 2.0, lo)], c.stroke_width(1)),
+        ])
+        .map_err(fig_err(id))?;
+    Ok(())
+}
+
+/// Every run of a box as a point beside it (jittered within the box's width `w`): failed runs as red
+/// crosses, the others as dark dots.
+pub(super) fn draw_runs<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    x: f64,
+    w: f64,
+    points: &[(usize, f64)],
+    runs: &[RunData],
+    id: &str,
+) -> Result<()> {
+    for (j, &(run, v)) in points.iter().enumerate() {
+        let at = (x + jitter(j) * w / 0.28, v);
+        if runs[run].failed == Some(true) {
+            chart.draw_series([Cross::new(at, 6, FAILURE.stroke_width(2))]).map_err(fig_err(id))?;
+        } else {
+            chart.draw_series([Circle::new(at, 4, BLACK.mix(0.75).filled())]).map_err(fig_err(id))?;
+        }
+    }
+    Ok(())
 }
 
 /// Fig. 1: one box per configuration (quartiles, whiskers to the furthest run within 1.5 IQR), every
@@ -69,37 +123,8 @@ pub fn box_plots(task: &str, groups: &[&Group], rows: &[&Row], runs: &[RunData])
             let x = i as f64;
             let c = colour(i);
             let values: Vec<f64> = points.iter().map(|p| p.1).collect();
-            if let Ok(d) = describe(&values) {
-                let (lo_fence, hi_fence) = (d.q25 - 1.5 * d.iqr, d.q75 + 1.5 * d.iqr);
-                let lo = values.iter().copied().filter(|&v| v >= lo_fence).fold(f64::INFINITY, f64::min);
-                let hi = values.iter().copied().filter(|&v| v <= hi_fence).fold(f64::NEG_INFINITY, f64::max);
-                let w = 0.28;
-                chart
-                    .draw_series([
-                        Rectangle::new([(x - w, d.q25), (x + w, d.q75)], c.mix(0.18).filled()),
-                        Rectangle::new([(x - w, d.q25), (x + w, d.q75)], c.stroke_width(2)),
-                    ])
-                    .map_err(fig_err(&id))?;
-                chart
-                    .draw_series([
-                        PathElement::new(vec![(x - w, d.median), (x + w, d.median)], c.stroke_width(3)),
-                        PathElement::new(vec![(x, d.q75), (x, hi)], c.stroke_width(1)),
-                        PathElement::new(vec![(x, d.q25), (x, lo)], c.stroke_width(1)),
-                        PathElement::new(vec![(x - w / 2.0, hi), (x + w / 2.0, hi)], c.stroke_width(1)),
-                        PathElement::new(vec![(x - w / 2.0, lo), (x + w / 2.0, lo)], c.stroke_width(1)),
-                    ])
-                    .map_err(fig_err(&id))?;
-            }
-            for (j, &(run, v)) in points.iter().enumerate() {
-                let at = (x + jitter(j), v);
-                if runs[run].failed == Some(true) {
-                    chart.draw_series([Cross::new(at, 6, FAILURE.stroke_width(2))]).map_err(fig_err(&id))?;
-                } else {
-                    chart
-                        .draw_series([Circle::new(at, 4, BLACK.mix(0.75).filled())])
-                        .map_err(fig_err(&id))?;
-                }
-            }
+            draw_box(&mut chart, x, 0.28, &values, c, &id)?;
+            draw_runs(&mut chart, x, 0.28, points, runs, &id)?;
         }
         if let Some(b) = baseline {
             chart

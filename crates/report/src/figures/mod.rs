@@ -4,11 +4,13 @@
 pub mod analyses;
 mod curves;
 mod distributions;
+pub mod factors;
 pub mod layer_reset;
 pub mod surface;
 
 pub use curves::{bias_correction, grad_norm_figures, training_curves};
 pub use distributions::{box_plots, early_stopping_figure, evp_curves, metric_vs_loss};
+pub use factors::ablation_boxes;
 
 use crate::error::{ReportError, Result};
 use plotters::chart::{ChartContext, SeriesLabelPosition};
