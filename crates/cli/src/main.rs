@@ -2,22 +2,19 @@
 
 mod analyze;
 mod bench;
+mod cpu;
 mod data_stats;
 mod encode;
 mod report;
 mod study;
 mod train;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "stabletune",
-    version,
-    about = "Stable fine-tuning of BERT, RoBERTa and ALBERT, and its measurement"
-)]
+#[command(name = "stabletune", about = "Stable fine-tuning of BERT, RoBERTa and ALBERT, and its measurement")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,7 +63,10 @@ fn main() -> ExitCode {
         // Colour codes only for a terminal: run logs and Slurm output files get plain text.
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&Cli::command().version(version().leak() as &str).get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Encode(args) => encode::run(args).map(|()| ExitCode::SUCCESS),
         Command::Train(args) => train::run(*args),
@@ -84,6 +84,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The version and the commit it was built from: `0.1.0 (commit 4484cff1a2b3)`, or `(commit unknown)` for a
+/// build outside a git checkout (a source archive).
+fn version() -> String {
+    let commit = stabletune_train::summary::GIT_COMMIT;
+    let short = if commit.len() > 12 && commit.chars().all(|c| c.is_ascii_hexdigit()) {
+        &commit[..12]
+    } else {
+        commit
+    };
+    format!("{} (commit {short})", env!("CARGO_PKG_VERSION"))
 }
 
 /// Runs `f` on a rayon pool of `threads` workers (0: one per core).

@@ -41,6 +41,19 @@ pub enum ExportCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The runs as `runs.csv` (a row per run: configuration, varying settings, seeds, status, metrics),
+    /// without computing the report; what the Python module's `read_runs` reads.
+    Runs {
+        /// Study directories, folders of run directories, or run directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Settings that name a configuration, comma-separated [default: as the report names them].
+        #[arg(long, value_delimiter = ',')]
+        group_by: Option<Vec<String>>,
+        /// Where to write the CSV [default: standard output].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 pub fn run(args: ReportArgs) -> Result<()> {
@@ -114,6 +127,17 @@ pub fn export(command: ExportCommand) -> Result<()> {
                 out.display(),
                 out.display()
             );
+            Ok(())
+        }
+        ExportCommand::Runs { dirs, group_by, out } => {
+            let runs = stabletune_report::load_runs(&dirs)?;
+            let csv = stabletune_report::runs_csv_of(&runs, group_by.as_deref())?;
+            match out {
+                Some(path) => stabletune_model::checkpoint::write_atomic(&path, csv.as_bytes())
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => std::io::Write::write_all(&mut std::io::stdout().lock(), csv.as_bytes())
+                    .context("writing to standard output")?,
+            }
             Ok(())
         }
     }

@@ -29,7 +29,7 @@ pub use figures::Figure;
 pub use groups::{group_keys, label, make_groups, paper_metric, Group};
 pub use load::{load_run, load_runs, short_number, EvalRecord, RunData, StepRecord};
 pub use recommend::MIN_RUNS as MIN_RUNS_TO_RECOMMEND;
-pub use render::{write_report, Format};
+pub use render::{runs_csv_of, write_report, Format};
 pub use schedule::{load_schedules, KeptRun, ScheduleSummary};
 pub use table::{
     caption as table_caption, row, text as table_text, IntervalMethod, Row, BOOTSTRAP_RESAMPLES,

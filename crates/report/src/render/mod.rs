@@ -97,7 +97,10 @@ fn metric_names(runs: &[RunData]) -> Vec<String> {
 /// One row per run: its folder, task, configuration, every setting that varies, seeds, status, final
 /// and best metrics, failed, steps and wall time. RFC 4180 quoting.
 pub(crate) fn runs_table(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
-    let runs = &report.runs;
+    runs_table_of(&report.runs, &report.groups)
+}
+
+fn runs_table_of(runs: &[RunData], groups: &[crate::Group]) -> (Vec<String>, Vec<Vec<String>>) {
     let varying = varying_settings(runs);
     let metrics = metric_names(runs);
     let mut header: Vec<String> = vec!["run".into(), "task".into(), "configuration".into()];
@@ -106,11 +109,8 @@ pub(crate) fn runs_table(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
     header.extend(metrics.iter().map(|m| format!("final_{m}")));
     header.extend(metrics.iter().map(|m| format!("best_{m}")));
     header.extend(["best_step", "steps", "total_steps", "wall_seconds", "dir"].map(String::from));
-    let configuration: BTreeMap<usize, &str> = report
-        .groups
-        .iter()
-        .flat_map(|g| g.runs.iter().map(move |&i| (i, g.configuration.as_str())))
-        .collect();
+    let configuration: BTreeMap<usize, &str> =
+        groups.iter().flat_map(|g| g.runs.iter().map(move |&i| (i, g.configuration.as_str()))).collect();
     let opt = |v: Option<String>| v.unwrap_or_default();
     let rows = runs
         .iter()
@@ -138,6 +138,23 @@ pub(crate) fn runs_table(report: &Report) -> (Vec<String>, Vec<Vec<String>>) {
 
 fn runs_csv(report: &Report) -> String {
     let (header, rows) = runs_table(report);
+    csv_text(&header, &rows)
+}
+
+/// `runs.csv` of runs already read, with configurations named as the report names them, without the
+/// report's statistics and figures (`stabletune export runs`, and the Python module's `read_runs`).
+pub fn runs_csv_of(runs: &[RunData], group_by: Option<&[String]>) -> Result<String> {
+    if runs.is_empty() {
+        return Err(crate::ReportError::Input("no runs to list".into()));
+    }
+    let keys = crate::group_keys(runs, group_by)?;
+    let groups = crate::make_groups(runs, &keys);
+    let (header, rows) = runs_table_of(runs, &groups);
+    Ok(csv_text(&header, &rows))
+}
+
+/// RFC 4180 text: a header line and a line per row, CRLF line ends.
+fn csv_text(header: &[String], rows: &[Vec<String>]) -> String {
     let quote = |s: &str| {
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
@@ -146,7 +163,7 @@ fn runs_csv(report: &Report) -> String {
         }
     };
     let mut out = String::new();
-    for line in std::iter::once(&header).chain(rows.iter()) {
+    for line in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
         out.push_str(&line.iter().map(|s| quote(s)).collect::<Vec<_>>().join(","));
         out.push_str("\r\n");
     }
