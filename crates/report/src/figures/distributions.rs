@@ -50,6 +50,16 @@ pub(super) fn draw_box<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The label of a category axis at `x`: the name of category `x` at whole numbers, nothing between them.
+pub(super) fn category_label(x: f64, names: &[String]) -> String {
+    let i = x.round();
+    if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+        names[i as usize].clone()
+    } else {
+        String::new()
+    }
+}
+
 /// Every run of a box as a point beside it (jittered within the box's width `w`): failed runs as red
 /// crosses, the others as dark dots.
 pub(super) fn draw_runs<DB: DrawingBackend>(
@@ -97,14 +107,7 @@ pub fn box_plots(task: &str, groups: &[&Group], rows: &[&Row], runs: &[RunData])
             .y_label_area_size(64)
             .build_cartesian_2d(-0.5..(k as f64 - 0.5), y0..y1)
             .map_err(fig_err(&id))?;
-        let xfmt = |x: &f64| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
-                names[i as usize].clone()
-            } else {
-                String::new()
-            }
-        };
+        let xfmt = |x: &f64| category_label(*x, &names);
         let yfmt = |y: &f64| tick(*y, y1 - y0);
         chart
             .configure_mesh()

@@ -5,7 +5,7 @@
 //! follows from the settings that name its configurations, so a study of any shape that varies them is
 //! drawn, not only the presets.
 
-use super::distributions::{draw_box, draw_runs};
+use super::distributions::{category_label, draw_box, draw_runs};
 use super::{colour, fig_err, padded_range, register_font, tick, Figure, FAILURE, FONT, GREY, WIDTH};
 use crate::error::Result;
 use crate::groups::{label, Group};
@@ -167,14 +167,16 @@ pub fn ablation_boxes(
             hue_label(&lay.hue, h, &updates, &epochs)
         })
         .collect();
-    let position_name = |p: &[String]| {
-        if lay.along.is_empty() {
-            "all runs".to_string()
-        } else {
-            let g = groups.iter().find(|g| values_of(&lay.along)(g) == p);
+    let position_names: Vec<String> = positions
+        .iter()
+        .map(|p| {
+            if lay.along.is_empty() {
+                return "all runs".to_string();
+            }
+            let g = groups.iter().find(|g| values_of(&lay.along)(g) == *p);
             g.and_then(|g| g.runs.first()).map(|&i| label(&runs[i], &lay.along)).unwrap_or_default()
-        }
-    };
+        })
+        .collect();
     let legend_rows = hues.len() as u32;
     let height = 440 + 20 * legend_rows;
     let mut svg = String::new();
@@ -240,14 +242,7 @@ pub fn ablation_boxes(
                 .y_label_area_size(if panels.len() > 1 { 52 } else { 64 })
                 .build_cartesian_2d(-0.5..(k as f64 - 0.5), y0..y1)
                 .map_err(fig_err(&id))?;
-            let xfmt = |x: &f64| {
-                let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < positions.len() {
-                    position_name(&positions[i as usize])
-                } else {
-                    String::new()
-                }
-            };
+            let xfmt = |x: &f64| category_label(*x, &position_names);
             let yfmt = |y: &f64| tick(*y, y1 - y0);
             chart
                 .configure_mesh()
