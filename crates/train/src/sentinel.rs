@@ -280,6 +280,10 @@ impl Layers {
                 _ => {}
             }
         }
+        // In name order, whatever order the names came in: `reduce` sums squares in this order, and training
+        // (parameter order) and the replay (the log's sorted keys) must add them alike, bit for bit.
+        lower.sort();
+        top.sort();
         Layers { lower, top }
     }
 

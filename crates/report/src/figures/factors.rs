@@ -143,7 +143,6 @@ pub fn ablation_boxes(
         })
     });
     let (y0, y1) = padded_range(points.iter().flatten().map(|p| p.1).chain(baseline));
-    // A hue's number of updates: the runs' own count (the same for every run of a box in these ablations).
     // A hue's epochs and updates as its runs recorded them ("3", or "3/20" when its groups differ; the
     // updates as a range when its runs do).
     let recorded = |h: &[String]| {
@@ -183,7 +182,7 @@ pub fn ablation_boxes(
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(fig_err(&id))?;
-        let title = match lay.kind {
+        let heading = match lay.kind {
             Ablation::LrEpochsBiasCorrection => {
                 format!("{task}: final dev {metric} by learning rate, epochs and bias correction")
             }
@@ -192,7 +191,8 @@ pub fn ablation_boxes(
             }
         };
         let (top, body) = root.split_vertically(40 + 20 * legend_rows);
-        top.draw(&Text::new(title, (14, 10), (FONT, 20).into_font().color(&BLACK))).map_err(fig_err(&id))?;
+        top.draw(&Text::new(heading, (14, 10), (FONT, 20).into_font().color(&BLACK)))
+            .map_err(fig_err(&id))?;
         for (h, name) in hue_names.iter().enumerate() {
             let y = 44 + 20 * h as i32 - 8;
             top.draw(&Rectangle::new([(20, y - 6), (34, y + 6)], colour(h).mix(0.3).filled()))

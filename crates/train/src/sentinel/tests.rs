@@ -135,6 +135,23 @@ fn lower_and_top_layers_by_name() {
 }
 
 #[test]
+fn layers_add_in_one_order_whatever_order_their_names_come_in() {
+    // Training lists matrices in parameter order, the replay in the log's sorted order. With these norms the
+    // sum of squares depends on the order: 1 + 1e-16 + 1e-16 is 1 from the left, 1 + 2e-16 from the right.
+    let names: Vec<String> = ["query", "key", "value"]
+        .iter()
+        .map(|m| format!("bert.encoder.layer.0.attention.self.{m}.weight"))
+        .chain((1..6).map(|i| format!("bert.encoder.layer.{i}.output.dense.weight")))
+        .collect();
+    let norms: BTreeMap<String, f64> =
+        names.iter().cloned().zip([1e-8, 1.0, 1e-8, 1.0, 1.0, 1.0, 1.0, 1.0]).collect();
+    let live = Layers::of(names.iter().map(String::as_str));
+    let replayed = Layers::of(norms.keys().map(String::as_str));
+    assert_eq!(live.lower, replayed.lower);
+    assert_eq!(live.reduce(&norms).0.to_bits(), replayed.reduce(&norms).0.to_bits());
+}
+
+#[test]
 fn a_trace_parses_the_log_and_reads_losses_as_f32() {
     let text = concat!(
         r#"{"step":0,"epoch":0.0,"eval":{"acc":0.5}}"#,
