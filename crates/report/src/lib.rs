@@ -172,7 +172,7 @@ fn make_figures(
         }
         out.push(figures::box_plots(task, &gs, &rs, runs)?);
         // Fig. 9 or Fig. 3 when the configurations are one of the paper's ablations.
-        out.extend(figures::ablation_boxes(task, &gs, runs, keys)?);
+        out.extend(figures::ablation_boxes(task, &gs, &rs, runs, keys)?);
         for g in &gs {
             out.extend(figures::training_curves(g, runs)?);
         }

@@ -10,7 +10,7 @@ use super::{colour, fig_err, padded_range, register_font, tick, Figure, FAILURE,
 use crate::error::Result;
 use crate::groups::{label, Group};
 use crate::load::RunData;
-use crate::table::final_values;
+use crate::table::{final_values, Row};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::cmp::Ordering;
@@ -78,13 +78,12 @@ fn by_value(a: &str, b: &str) -> Ordering {
     }
 }
 
-/// The distinct values of `f` over the groups, in value order (tuples compared element by element).
-fn distinct(groups: &[&Group], f: impl Fn(&Group) -> Vec<String>) -> Vec<Vec<String>> {
+/// The distinct values, in value order (tuples compared element by element).
+fn distinct<'a>(values: impl Iterator<Item = &'a Vec<String>>) -> Vec<Vec<String>> {
     let mut out: Vec<Vec<String>> = Vec::new();
-    for g in groups {
-        let v = f(g);
-        if !out.contains(&v) {
-            out.push(v);
+    for v in values {
+        if !out.contains(v) {
+            out.push(v.clone());
         }
     }
     out.sort_by(|a, b| {
@@ -113,10 +112,20 @@ fn hue_label(keys: &[String], values: &[String], updates: &str, epochs: &str) ->
     parts.join(", ")
 }
 
-/// Fig. 9 or Fig. 3 for one task, when its configurations are one of those ablations.
+/// Where a group's box goes: its values of the layout's panel, position and hue settings.
+#[derive(Clone, PartialEq)]
+struct Cell {
+    panel: Vec<String>,
+    position: Vec<String>,
+    hue: Vec<String>,
+}
+
+/// Fig. 9 or Fig. 3 for one task, when its configurations are one of those ablations (`rows`: the task's
+/// Table 1 rows, for the baseline in the figure's metric).
 pub fn ablation_boxes(
     task: &str,
     groups: &[&Group],
+    rows: &[&Row],
     runs: &[RunData],
     keys: &[String],
 ) -> Result<Option<Figure>> {
@@ -128,42 +137,39 @@ pub fn ablation_boxes(
     };
     let id = format!("{fig}-ablation-{task}");
     let metric = groups.first().map(|g| g.metric.clone()).unwrap_or_default();
-    let values_of = |ks: &[String]| {
-        let ks = ks.to_vec();
-        move |g: &Group| ks.iter().map(|k| setting(runs, g, k).to_string()).collect::<Vec<_>>()
-    };
-    let panels = distinct(groups, values_of(lay.panel.as_slice()));
-    let positions = distinct(groups, values_of(&lay.along));
-    let hues = distinct(groups, values_of(&lay.hue));
-    let points: Vec<Vec<(usize, f64)>> = groups.iter().map(|g| final_values(g, runs)).collect();
-    // The majority-class prediction's value in the figure's metric, as the runs recorded it.
-    let baseline = groups.iter().flat_map(|g| g.runs.iter().map(|&i| &runs[i])).find_map(|r| {
-        r.majority_metrics.get(&metric).copied().or_else(|| {
-            (r.headline_metric.as_deref() == Some(metric.as_str())).then_some(r.majority_baseline).flatten()
+    let values = |g: &Group, ks: &[String]| ks.iter().map(|k| setting(runs, g, k).to_string()).collect();
+    let cells: Vec<Cell> = groups
+        .iter()
+        .map(|g| Cell {
+            panel: values(g, lay.panel.as_slice()),
+            position: values(g, &lay.along),
+            hue: values(g, &lay.hue),
         })
-    });
+        .collect();
+    let panels = distinct(cells.iter().map(|c| &c.panel));
+    let positions = distinct(cells.iter().map(|c| &c.position));
+    let hues = distinct(cells.iter().map(|c| &c.hue));
+    let points: Vec<Vec<(usize, f64)>> = groups.iter().map(|g| final_values(g, runs)).collect();
+    let baseline = rows.iter().find_map(|r| r.baseline_in_metric);
     let (y0, y1) = padded_range(points.iter().flatten().map(|p| p.1).chain(baseline));
     // A hue's epochs and updates as its runs recorded them ("3", or "3/20" when its groups differ; the
     // updates as a range when its runs do).
-    let recorded = |h: &[String]| {
-        let members = || groups.iter().filter(|g| values_of(&lay.hue)(g) == h);
-        let mut epochs: Vec<&str> = members().map(|g| setting(runs, g, "epochs")).collect();
-        epochs.sort_by(|a, b| by_value(a, b));
-        epochs.dedup();
-        let steps: Vec<u64> =
-            members().flat_map(|g| g.runs.iter().filter_map(|&i| runs[i].total_steps)).collect();
-        let updates = match (steps.iter().min(), steps.iter().max()) {
-            (Some(lo), Some(hi)) if lo == hi => format!("{lo}"),
-            (Some(lo), Some(hi)) => format!("{lo} to {hi}"),
-            _ => String::new(),
-        };
-        (epochs.join("/"), updates)
-    };
     let hue_names: Vec<String> = hues
         .iter()
         .map(|h| {
-            let (epochs, updates) = recorded(h);
-            hue_label(&lay.hue, h, &updates, &epochs)
+            let members: Vec<&Group> =
+                groups.iter().zip(&cells).filter(|(_, c)| c.hue == *h).map(|(g, _)| *g).collect();
+            let mut epochs: Vec<&str> = members.iter().map(|g| setting(runs, g, "epochs")).collect();
+            epochs.sort_by(|a, b| by_value(a, b));
+            epochs.dedup();
+            let steps: Vec<u64> =
+                members.iter().flat_map(|g| g.runs.iter().filter_map(|&i| runs[i].total_steps)).collect();
+            let updates = match (steps.iter().min(), steps.iter().max()) {
+                (Some(lo), Some(hi)) if lo == hi => format!("{lo}"),
+                (Some(lo), Some(hi)) => format!("{lo} to {hi}"),
+                _ => String::new(),
+            };
+            hue_label(&lay.hue, h, &updates, &epochs.join("/"))
         })
         .collect();
     let position_names: Vec<String> = positions
@@ -172,7 +178,7 @@ pub fn ablation_boxes(
             if lay.along.is_empty() {
                 return "all runs".to_string();
             }
-            let g = groups.iter().find(|g| values_of(&lay.along)(g) == *p);
+            let g = groups.iter().zip(&cells).find(|(_, c)| c.position == *p).map(|(g, _)| *g);
             g.and_then(|g| g.runs.first()).map(|&i| label(&runs[i], &lay.along)).unwrap_or_default()
         })
         .collect();
@@ -182,17 +188,13 @@ pub fn ablation_boxes(
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(fig_err(&id))?;
-        let heading = match lay.kind {
-            Ablation::LrEpochsBiasCorrection => {
-                format!("{task}: final dev {metric} by learning rate, epochs and bias correction")
-            }
-            Ablation::Downsampling => {
-                format!("{task}: final dev {metric}, the sample's epochs against more updates")
-            }
-        };
         let (top, body) = root.split_vertically(40 + 20 * legend_rows);
-        top.draw(&Text::new(heading, (14, 10), (FONT, 20).into_font().color(&BLACK)))
-            .map_err(fig_err(&id))?;
+        top.draw(&Text::new(
+            format!("{task}: final dev {metric}{}", subject(lay.kind)),
+            (14, 10),
+            (FONT, 20).into_font().color(&BLACK),
+        ))
+        .map_err(fig_err(&id))?;
         for (h, name) in hue_names.iter().enumerate() {
             let y = 44 + 20 * h as i32 - 8;
             top.draw(&Rectangle::new([(20, y - 6), (34, y + 6)], colour(h).mix(0.3).filled()))
@@ -262,12 +264,9 @@ pub fn ablation_boxes(
                     .draw_series(DashedLineSeries::new(line, 8, 5, GREY.stroke_width(2)))
                     .map_err(fig_err(&id))?;
             }
-            for (gi, g) in groups.iter().enumerate() {
-                if values_of(lay.panel.as_slice())(g) != *panel {
-                    continue;
-                }
-                let p = positions.iter().position(|p| *p == values_of(&lay.along)(g)).unwrap_or(0);
-                let h = hues.iter().position(|h| *h == values_of(&lay.hue)(g)).unwrap_or(0);
+            for (gi, cell) in cells.iter().enumerate().filter(|(_, c)| c.panel == *panel) {
+                let p = positions.iter().position(|p| *p == cell.position).unwrap_or(0);
+                let h = hues.iter().position(|h| *h == cell.hue).unwrap_or(0);
                 let x = p as f64 + (h as f64 - (hues.len() as f64 - 1.0) / 2.0) * 2.2 * w;
                 let values: Vec<f64> = points[gi].iter().map(|p| p.1).collect();
                 draw_box(&mut chart, x, w, &values, colour(h), &id)?;
@@ -278,20 +277,17 @@ pub fn ablation_boxes(
     }
     Ok(Some(Figure {
         id,
-        title: title(lay.kind, task, metric.as_str(), what),
+        title: format!("Final dev {metric} on {task}{} ({what})", subject(lay.kind)),
         caption: caption(&lay, groups, runs, &points),
         svg,
     }))
 }
 
-fn title(kind: Ablation, task: &str, metric: &str, what: &str) -> String {
+/// What the figure shows, after "final dev <metric>" in its heading and its title.
+fn subject(kind: Ablation) -> &'static str {
     match kind {
-        Ablation::LrEpochsBiasCorrection => {
-            format!("Final dev {metric} on {task} by learning rate, epochs and bias correction ({what})")
-        }
-        Ablation::Downsampling => {
-            format!("Final dev {metric} on {task}: fewer examples, and as many updates ({what})")
-        }
+        Ablation::LrEpochsBiasCorrection => " by learning rate, epochs and bias correction",
+        Ablation::Downsampling => ", fewer examples against as many updates",
     }
 }
 

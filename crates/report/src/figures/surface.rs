@@ -145,7 +145,7 @@ fn contour(id: &str, title: &str, s: &Surface, grid: &[Vec<f64>], what: &str) ->
         })
         .collect();
     let caption = format!(
-        "{what} on {} at θp + a·(θf − θp) + b·(θs − θp), {} x {} points in [-{r}, {r}]², on the first {} training \
+        "The {what} on {} at θp + a·(θf − θp) + b·(θs − θp), {} x {} points in [-{r}, {r}]², on the first {} training \
          examples of the runs' sample, dropout off; colours in equal steps of log10. θp: the pretrained encoder \
          ({}) with {}; θf: {} (failed, init seed {}{}); θs: {} (successful, init seed {}{}). At the three models: {}.",
         s.task,
